@@ -1,0 +1,71 @@
+import { readFile } from "node:fs/promises";
+import { extname } from "node:path";
+import { transform, type Message } from "esbuild";
+import { init as initLexer, parse as parseModule } from "es-module-lexer";
+import { CrystallizeError } from "../errors/error.js";
+import { digestBytes, type Digest } from "../hash/digest.js";
+
+/** What static analysis learns about one user module, without running it. */
+export interface ModuleInfo {
+  /** Named exports, or null when they cannot be known statically (CommonJS, `export *` from a package). */
+  exports: string[] | null;
+  /** Local modules re-exported wholesale (`export * from "./x"`), to be followed for `exports`. */
+  starExports: string[];
+  /** Import specifiers: static imports, re-exports and string-literal dynamic imports. */
+  imports: string[];
+  /**
+   * Digest of the code as esbuild prints it with comments and whitespace removed: editing only
+   * those leaves it unchanged, any change to what runs changes it.
+   */
+  digest: Digest;
+}
+
+const LOADERS: Record<string, "ts" | "js"> = { ".ts": "ts", ".mts": "ts", ".cts": "ts", ".js": "js", ".mjs": "js", ".cjs": "js" };
+
+/**
+ * Analyses one module. `displayPath` is how errors name it (relative to the workspace root).
+ */
+export async function analyzeModule(absPath: string, displayPath: string, source?: string): Promise<ModuleInfo> {
+  const text = source ?? (await readFile(absPath, "utf8"));
+  const loader = LOADERS[extname(absPath)] ?? "js";
+  let code: string;
+  try {
+    const out = await transform(text, { loader, format: "esm", minifyWhitespace: true, legalComments: "none", sourcefile: displayPath, target: "es2022" });
+    code = out.code;
+  } catch (err) {
+    throw syntaxError(err, displayPath);
+  }
+  await initLexer;
+  const [imports, exports] = parseModule(code);
+  const specifiers: string[] = [];
+  const starExports: string[] = [];
+  let unknownExports = false;
+  for (const imp of imports) {
+    if (imp.n === undefined) continue;
+    specifiers.push(imp.n);
+    const stmt = code.slice(imp.ss, imp.se);
+    if (/^export\s*\*\s*from/.test(stmt)) {
+      if (imp.n.startsWith(".")) starExports.push(imp.n);
+      else unknownExports = true;
+    }
+  }
+  const names = exports.map((e) => e.n);
+  const looksCommonJs = names.length === 0 && /\b(module\.exports|exports\.[A-Za-z_$])/.test(code);
+  return {
+    exports: unknownExports || looksCommonJs ? null : names,
+    starExports,
+    imports: [...new Set(specifiers)],
+    digest: digestBytes(`${loader}\n${code}`),
+  };
+}
+
+function syntaxError(err: unknown, displayPath: string): CrystallizeError {
+  const first: Message | undefined = (err as { errors?: Message[] }).errors?.[0];
+  if (!first) return new CrystallizeError("CODE_SYNTAX", `${displayPath}: cannot parse: ${String(err)}`);
+  const loc = first.location;
+  return new CrystallizeError("CODE_SYNTAX", `syntax error: ${first.text}`, {
+    location: { file: displayPath, line: loc?.line, column: loc ? loc.column + 1 : undefined },
+    excerpt: loc ? `  ${loc.line} | ${loc.lineText}\n  ${" ".repeat(String(loc.line).length)} | ${" ".repeat(loc.column)}^` : undefined,
+    hint: "fix the code; crystallize reads it to find exports and imports before running anything",
+  });
+}

@@ -1,0 +1,190 @@
+import type { ExperimentConfig } from "../config/types.js";
+import { CrystallizeError, didYouMean } from "../errors/error.js";
+import { AggregateConfigError } from "../config/load.js";
+
+/** One resolved `experiment#output` read by a datasource alias. */
+export interface Edge {
+  alias: string;
+  /** Name of the upstream experiment. */
+  experiment: string;
+  /** Output alias in the upstream experiment. */
+  output: string;
+}
+
+export interface GraphNode {
+  config: ExperimentConfig;
+  /** References read by this experiment, in datasource order. */
+  inputs: Edge[];
+  /** Names of upstream experiments, sorted, unique. */
+  upstream: string[];
+  /** Names of downstream experiments, sorted, unique. */
+  downstream: string[];
+}
+
+/** The experiment DAG: every reference resolved, names unique, no cycles. */
+export class Graph {
+  readonly nodes: ReadonlyMap<string, GraphNode>;
+  /** Every experiment name in a topological order (upstream first, ties by name). */
+  readonly order: readonly string[];
+
+  private constructor(nodes: Map<string, GraphNode>, order: string[]) {
+    this.nodes = nodes;
+    this.order = order;
+  }
+
+  static build(experiments: ExperimentConfig[]): Graph {
+    const errors: CrystallizeError[] = [];
+    const byName = new Map<string, ExperimentConfig>();
+    for (const cfg of experiments) {
+      const other = byName.get(cfg.name);
+      if (other) {
+        errors.push(new CrystallizeError("DUPLICATE_NAME", `two experiments are named "${cfg.name}": ${other.configFile} and ${cfg.configFile}`, {
+          location: cfg.location,
+          hint: "set a distinct `name:` in one of them (names identify experiments in references and under data/)",
+        }));
+      } else byName.set(cfg.name, cfg);
+    }
+    const byFolder = new Map(experiments.map((c) => [c.folderId, c]));
+    const nodes = new Map<string, GraphNode>();
+    for (const cfg of byName.values()) nodes.set(cfg.name, { config: cfg, inputs: [], upstream: [], downstream: [] });
+
+    for (const node of nodes.values()) {
+      for (const entry of node.config.datasource ?? []) {
+        if (!entry.ref) continue;
+        const target = byName.get(entry.ref.experiment) ?? byFolder.get(entry.ref.experiment);
+        const text = `${entry.ref.experiment}#${entry.ref.output}`;
+        if (!target) {
+          const guess = didYouMean(entry.ref.experiment, [...byName.keys()]);
+          errors.push(new CrystallizeError("BAD_REFERENCE", `datasource.${entry.alias}: no experiment "${entry.ref.experiment}" (in ${text})`, {
+            location: entry.location,
+            hint: guess ? `did you mean \`${guess}#${entry.ref.output}\`?` : `known experiments: ${[...byName.keys()].join(", ") || "none"}`,
+          }));
+          continue;
+        }
+        if (!target.outputs.some((o) => o.alias === entry.ref!.output)) {
+          const names = target.outputs.map((o) => o.alias);
+          const guess = didYouMean(entry.ref.output, names);
+          errors.push(new CrystallizeError("BAD_REFERENCE", `datasource.${entry.alias}: experiment "${target.name}" has no output "${entry.ref.output}" (in ${text})`, {
+            location: entry.location,
+            hint: guess ? `did you mean \`${target.name}#${guess}\`?` : names.length ? `its outputs: ${names.join(", ")}` : `${target.configFile} declares no \`outputs:\``,
+          }));
+          continue;
+        }
+        if (target.name === node.config.name) {
+          errors.push(new CrystallizeError("CYCLE", `experiment "${target.name}" reads its own output (${text})`, { location: entry.location, hint: "an experiment cannot depend on itself" }));
+          continue;
+        }
+        node.inputs.push({ alias: entry.alias, experiment: target.name, output: entry.ref.output });
+      }
+      node.upstream = [...new Set(node.inputs.map((e) => e.experiment))].sort();
+    }
+    for (const node of nodes.values()) for (const up of node.upstream) nodes.get(up)?.downstream.push(node.config.name);
+    for (const node of nodes.values()) node.downstream.sort();
+
+    if (errors.length === 0) {
+      const cycle = findCycle(nodes);
+      if (cycle) {
+        const first = nodes.get(cycle[0])!;
+        errors.push(new CrystallizeError("CYCLE", `dependency cycle: ${cycle.join(" -> ")}`, {
+          location: first.config.datasourceLocation ?? first.config.location,
+          hint: "experiments must form a DAG; remove one of these references",
+        }));
+      }
+    }
+    if (errors.length === 1) throw errors[0];
+    if (errors.length > 1) throw new AggregateConfigError(errors);
+    return new Graph(nodes, topoOrder(nodes));
+  }
+
+  node(name: string): GraphNode {
+    const n = this.nodes.get(name);
+    if (!n) throw new Error(`unknown experiment ${name}`);
+    return n;
+  }
+
+  /** Resolves target names (or folder ids) given on the command line. */
+  resolveTargets(targets: string[]): string[] {
+    const names: string[] = [];
+    for (const t of targets) {
+      const byName = this.nodes.get(t);
+      const byFolder = [...this.nodes.values()].find((n) => n.config.folderId === t || n.config.dir === t.replace(/\/+$/, ""));
+      const found = byName ?? byFolder;
+      if (!found) {
+        const guess = didYouMean(t, [...this.nodes.keys()]);
+        throw new CrystallizeError("UNKNOWN_TARGET", `no experiment "${t}"`, {
+          hint: guess ? `did you mean \`${guess}\`?` : `known experiments: ${[...this.nodes.keys()].join(", ") || "none"}`,
+        });
+      }
+      names.push(found.config.name);
+    }
+    return [...new Set(names)];
+  }
+
+  /** The targets and everything upstream of them, in topological order. Empty targets: all. */
+  closure(targets: string[]): string[] {
+    if (targets.length === 0) return [...this.order];
+    const keep = new Set<string>();
+    const visit = (name: string) => {
+      if (keep.has(name)) return;
+      keep.add(name);
+      for (const up of this.node(name).upstream) visit(up);
+    };
+    targets.forEach(visit);
+    return this.order.filter((n) => keep.has(n));
+  }
+
+  /** Every experiment downstream of `name`, transitively. */
+  downstreamCone(name: string): Set<string> {
+    const seen = new Set<string>();
+    const visit = (n: string) => {
+      for (const d of this.node(n).downstream) if (!seen.has(d)) (seen.add(d), visit(d));
+    };
+    visit(name);
+    return seen;
+  }
+}
+
+function findCycle(nodes: Map<string, GraphNode>): string[] | undefined {
+  const state = new Map<string, "active" | "done">();
+  const stack: string[] = [];
+  const visit = (name: string): string[] | undefined => {
+    state.set(name, "active");
+    stack.push(name);
+    for (const up of nodes.get(name)!.upstream) {
+      if (state.get(up) === "active") return [...stack.slice(stack.indexOf(up)), up];
+      if (!state.has(up)) {
+        const c = visit(up);
+        if (c) return c;
+      }
+    }
+    stack.pop();
+    state.set(name, "done");
+    return undefined;
+  };
+  for (const name of [...nodes.keys()].sort()) {
+    if (!state.has(name)) {
+      const c = visit(name);
+      // The walk follows upstream edges; show the cycle in data-flow order.
+      if (c) return c.reverse();
+    }
+  }
+  return undefined;
+}
+
+function topoOrder(nodes: Map<string, GraphNode>): string[] {
+  const order: string[] = [];
+  const indegree = new Map([...nodes].map(([n, node]) => [n, node.upstream.length]));
+  const ready = [...nodes.keys()].filter((n) => indegree.get(n) === 0).sort();
+  while (ready.length > 0) {
+    const n = ready.shift()!;
+    order.push(n);
+    for (const d of nodes.get(n)!.downstream) {
+      indegree.set(d, indegree.get(d)! - 1);
+      if (indegree.get(d) === 0) {
+        ready.push(d);
+        ready.sort();
+      }
+    }
+  }
+  return order;
+}

@@ -1,0 +1,129 @@
+import { fork, type ChildProcess } from "node:child_process";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import type { FromWorker, ToWorker, UnitSpec, UserError } from "../runtime/protocol.js";
+
+export type UnitOutcome =
+  | { status: "ok"; metrics: Record<string, unknown[]>; durationMs: number }
+  | { status: "failed"; error: UserError; durationMs: number };
+
+export interface PoolEvents {
+  /** A line the unit printed (stdout, stderr or ctx.log). */
+  onLog(unitId: string, line: string): void;
+}
+
+interface Slot {
+  child: ChildProcess;
+  ready: Promise<void>;
+  busy?: { unit: UnitSpec; resolve(o: UnitOutcome): void; started: number; stderrTail: string[] };
+}
+
+const WORKER = fileURLToPath(new URL("../runtime/worker.js", import.meta.url));
+const REGISTER = new URL("../runtime/register.js", import.meta.url).href;
+const TSX = import.meta.resolve("tsx");
+
+/**
+ * Worker processes that run units for one build. Each is a separate Node process in its own
+ * process group (so Ctrl-C can stop whatever a step spawned), with tsx loaded once: the
+ * TypeScript loader's start-up is paid per worker, not per experiment.
+ */
+export class WorkerPool {
+  private readonly idle: Slot[] = [];
+  private readonly all = new Set<Slot>();
+  private closed = false;
+
+  constructor(private readonly events: PoolEvents, private readonly memoryMb?: number) {}
+
+  async run(unit: UnitSpec): Promise<UnitOutcome> {
+    const slot = this.idle.pop() ?? this.spawn();
+    await slot.ready;
+    return new Promise<UnitOutcome>((resolve) => {
+      slot.busy = { unit, resolve, started: performance.now(), stderrTail: [] };
+      slot.child.send({ type: "run", unit } satisfies ToWorker);
+    });
+  }
+
+  private spawn(): Slot {
+    const execArgv = ["--import", TSX, "--import", REGISTER, "--enable-source-maps"];
+    if (this.memoryMb) execArgv.push(`--max-old-space-size=${this.memoryMb}`);
+    const child = fork(WORKER, [], {
+      execArgv,
+      detached: true,
+      stdio: ["ignore", "pipe", "pipe", "ipc"],
+      serialization: "advanced",
+    });
+    let markReady!: () => void;
+    const slot: Slot = { child, ready: new Promise<void>((r) => (markReady = r)) };
+    this.all.add(slot);
+    const lineFrom = (stream: NodeJS.ReadableStream | null, isErr: boolean) => {
+      if (!stream) return;
+      createInterface({ input: stream }).on("line", (line) => {
+        if (!slot.busy) return;
+        if (isErr) {
+          slot.busy.stderrTail.push(line);
+          if (slot.busy.stderrTail.length > 20) slot.busy.stderrTail.shift();
+        }
+        this.events.onLog(slot.busy.unit.id, line);
+      });
+    };
+    lineFrom(child.stdout, false);
+    lineFrom(child.stderr, true);
+    child.on("message", (msg: FromWorker) => {
+      if (msg.type === "ready") return markReady();
+      if (msg.type === "log" || msg.type === "warn") return this.events.onLog(msg.id, msg.line);
+      const busy = slot.busy;
+      if (!busy || busy.unit.id !== msg.id) return;
+      slot.busy = undefined;
+      if (!this.closed) this.idle.push(slot);
+      busy.resolve(msg.type === "done" ? { status: "ok", metrics: msg.metrics, durationMs: msg.durationMs } : { status: "failed", error: msg.error, durationMs: msg.durationMs });
+    });
+    child.on("exit", (code, signal) => {
+      this.all.delete(slot);
+      const i = this.idle.indexOf(slot);
+      if (i >= 0) this.idle.splice(i, 1);
+      markReady();
+      const busy = slot.busy;
+      if (!busy) return;
+      slot.busy = undefined;
+      busy.resolve({ status: "failed", durationMs: performance.now() - busy.started, error: crashError(code, signal, busy.stderrTail) });
+    });
+    return slot;
+  }
+
+  /** Ends every worker and what it started: SIGTERM to each process group, SIGKILL soon after. */
+  async close(force = false): Promise<void> {
+    this.closed = true;
+    const slots = [...this.all];
+    for (const s of slots) {
+      if (!force && !s.busy) s.child.disconnect?.();
+      else killGroup(s.child, "SIGTERM");
+    }
+    await Promise.race([
+      Promise.all(slots.map((s) => new Promise((r) => (s.child.exitCode !== null || s.child.signalCode !== null ? r(null) : s.child.once("exit", r))))),
+      new Promise((r) => setTimeout(r, 1500).unref()),
+    ]);
+    for (const s of this.all) killGroup(s.child, "SIGKILL");
+  }
+}
+
+function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  if (child.pid === undefined) return;
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    try {
+      child.kill(signal);
+    } catch {
+      /* already gone */
+    }
+  }
+}
+
+function crashError(code: number | null, signal: NodeJS.Signals | null, stderr: string[]): UserError {
+  const text = stderr.join("\n");
+  let message: string;
+  if (/heap out of memory|Reached heap limit/i.test(text)) message = "the worker process ran out of memory";
+  else if (signal) message = `the worker process was killed by ${signal}`;
+  else message = `the worker process exited with code ${code} while running a step`;
+  return { name: "WorkerCrash", message, stack: "" };
+}

@@ -1,0 +1,73 @@
+/**
+ * Messages between the CLI and its worker processes. Only small control messages travel over
+ * IPC; artifacts travel as files (a worker writes them into a staging folder the CLI names).
+ */
+
+/** A function exported by a user module, located by absolute path and export name. */
+export interface ExportRef {
+  /** Absolute path of the module file. */
+  module: string;
+  /** Export name. */
+  name: string;
+}
+
+/** How one datasource alias gets its value in a unit. */
+export type SourceSpec =
+  | { kind: "local"; alias: string; fn: ExportRef }
+  | {
+      kind: "ref";
+      alias: string;
+      /** Absolute path of the upstream artifact file this unit reads. */
+      path: string;
+      /** The upstream output's loader; absent: the file's bytes. */
+      loader?: ExportRef;
+    };
+
+/** Everything a worker needs to run one (experiment, condition, replicate). */
+export interface UnitSpec {
+  /** Unique within a build; echoed in every reply. */
+  id: string;
+  experiment: string;
+  condition: string;
+  replicate: number;
+  /** Per-replicate seed, shared by every condition of the replicate. */
+  seed: number;
+  /** Absolute experiment folder; the worker's cwd while the unit runs. */
+  dir: string;
+  /**
+   * `single`: the datasources module's only export, its value passed as is (the seed's
+   * producer). `map`: an object keyed by alias. `none`: the first step receives undefined.
+   */
+  input: { kind: "single"; fn: ExportRef } | { kind: "map"; sources: SourceSpec[] } | { kind: "none" };
+  steps: Array<{ fn: ExportRef; kwargs: Record<string, unknown> }>;
+  /** Treatment values of this condition, merged over the baseline's. */
+  treatment: Record<string, unknown>;
+  outputs: Array<{
+    alias: string;
+    /** Absolute staging path the artifact is written to. */
+    path: string;
+    writer?: ExportRef;
+  }>;
+}
+
+export type ToWorker = { type: "run"; unit: UnitSpec };
+
+/** A user error, with the user's stack (source-mapped to .ts lines) and our frames removed. */
+export interface UserError {
+  name: string;
+  message: string;
+  stack: string;
+}
+
+export type FromWorker =
+  | { type: "ready" }
+  | { type: "log"; id: string; line: string }
+  | { type: "warn"; id: string; line: string }
+  | {
+      type: "done";
+      id: string;
+      /** Metric name -> values recorded in this unit, in order. */
+      metrics: Record<string, unknown[]>;
+      durationMs: number;
+    }
+  | { type: "failed"; id: string; error: UserError; durationMs: number };

@@ -1,0 +1,155 @@
+/**
+ * Entry point of a worker process. It runs one unit (experiment, condition, replicate) at a
+ * time for the CLI, importing user modules with the TypeScript loader the CLI started it with.
+ * A worker lives for one build: user modules are imported once per worker and reused.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
+import { pathToFileURL } from "node:url";
+import { format } from "node:util";
+import { internals, type Artifact, type Context } from "./api.js";
+import type { ExportRef, FromWorker, ToWorker, UnitSpec, UserError } from "./protocol.js";
+
+const send = (msg: FromWorker) => process.send!(msg);
+const modules = new Map<string, Promise<Record<string, unknown>>>();
+let current: string | undefined;
+
+async function resolveExport(ref: ExportRef, role: string): Promise<(...args: unknown[]) => unknown> {
+  let mod = modules.get(ref.module);
+  if (!mod) {
+    mod = import(pathToFileURL(ref.module).href) as Promise<Record<string, unknown>>;
+    modules.set(ref.module, mod);
+  }
+  const exports = await mod;
+  const fn = exports[ref.name] ?? (exports.default as Record<string, unknown> | undefined)?.[ref.name];
+  if (typeof fn !== "function") {
+    const file = ref.module.split("/").pop();
+    throw new UserFacingError(
+      fn === undefined ? `${file} does not export \`${ref.name}\`, which config.yaml names as a ${role}` : `\`${ref.name}\` exported by ${file} is not a function (it is ${typeof fn})`,
+    );
+  }
+  return fn as (...args: unknown[]) => unknown;
+}
+
+/** Errors about the experiment's wiring rather than its code: shown without a stack. */
+class UserFacingError extends Error {}
+
+/** mulberry32: small, fast and good enough for reproducible sampling in experiments. */
+function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function toBytes(value: unknown, what: string): Uint8Array | string {
+  if (typeof value === "string" || value instanceof Uint8Array) return value;
+  if (value instanceof ArrayBuffer) return new Uint8Array(value);
+  throw new UserFacingError(`${what} returned ${value === null ? "null" : typeof value}; it must return a string or bytes (Buffer/Uint8Array)`);
+}
+
+async function runUnit(unit: UnitSpec): Promise<Record<string, unknown[]>> {
+  process.chdir(unit.dir);
+  const metrics: Record<string, unknown[]> = {};
+  const addMetric = (name: string, value: unknown) => {
+    if (typeof name !== "string" || name === "") throw new UserFacingError("ctx.metrics.add: the metric name must be a non-empty string");
+    (metrics[name] ??= []).push(value);
+  };
+  const written = new Set<string>();
+  const outputs: Record<string, Artifact> = {};
+  for (const out of unit.outputs) {
+    const writer = out.writer ? await resolveExport(out.writer, "writer") : undefined;
+    outputs[out.alias] = Object.freeze({
+      alias: out.alias,
+      fileName: out.path.split("/").pop()!,
+      write(value: unknown) {
+        if (written.has(out.alias)) throw new UserFacingError(`output \`${out.alias}\` was already written in this run; write each output once`);
+        const bytes = writer ? toBytes(writer(value), `writer \`${out.writer!.name}\` of output \`${out.alias}\``) : toBytes(value, `output \`${out.alias}\` has no writer, and the value written`);
+        mkdirSync(dirname(out.path), { recursive: true });
+        writeFileSync(out.path, bytes);
+        written.add(out.alias);
+      },
+    });
+  }
+  const random = seededRandom(unit.seed);
+  const base = {
+    outputs: Object.freeze(outputs),
+    metrics: Object.freeze({ add: addMetric }),
+    replicate: unit.replicate,
+    condition: unit.condition,
+    seed: unit.seed,
+    random,
+    log: (...args: unknown[]) => send({ type: "log", id: unit.id, line: format(...args) }),
+  };
+  const makeCtx = (params: Record<string, unknown>): Context =>
+    Object.freeze({
+      ...base,
+      params: Object.freeze({ ...params }),
+      get<T>(name: string, fallback?: T): T {
+        return (name in params ? params[name] : fallback) as T;
+      },
+    });
+
+  const sourceCtx = makeCtx({ ...unit.treatment });
+  let data: unknown;
+  if (unit.input.kind === "single") {
+    data = await (await resolveExport(unit.input.fn, "data source"))(sourceCtx);
+  } else if (unit.input.kind === "map") {
+    const obj: Record<string, unknown> = {};
+    for (const s of unit.input.sources) {
+      if (s.kind === "local") obj[s.alias] = await (await resolveExport(s.fn, "data source"))(sourceCtx);
+      else obj[s.alias] = s.loader ? await (await resolveExport(s.loader, "loader"))(s.path) : readFileSync(s.path);
+    }
+    data = obj;
+  }
+  for (const step of unit.steps) {
+    const fn = await resolveExport(step.fn, "step");
+    const params = { ...internals.defaultsOf(fn), ...step.kwargs, ...unit.treatment };
+    const { data: next, metrics: returned } = internals.unwrap(await fn(data, makeCtx(params)));
+    for (const [k, v] of Object.entries(returned ?? {})) addMetric(k, v);
+    data = next;
+  }
+  const missing = unit.outputs.filter((o) => !written.has(o.alias)).map((o) => `\`${o.alias}\``);
+  if (missing.length > 0) {
+    throw new UserFacingError(`output ${missing.join(", ")} declared in config.yaml but never written; call ctx.outputs.<alias>.write(value) in a step`);
+  }
+  return metrics;
+}
+
+/** Keeps the user's frames, drops ours, Node's internals and the loader's. */
+function userError(err: unknown): UserError {
+  if (err instanceof UserFacingError) return { name: "ConfigError", message: err.message, stack: "" };
+  const e = err instanceof Error ? err : new Error(format(err));
+  const frames = (e.stack ?? "")
+    .split("\n")
+    .filter((l) => /^\s+at /.test(l))
+    .filter((l) => !l.includes("node:internal") && !l.includes("/dist/lib/runtime/") && !l.includes("/node_modules/tsx/"));
+  return { name: e.name, message: e.message, stack: frames.join("\n") };
+}
+
+process.on("message", async (msg: ToWorker) => {
+  if (msg.type !== "run") return;
+  const started = performance.now();
+  current = msg.unit.id;
+  try {
+    const metrics = await runUnit(msg.unit);
+    send({ type: "done", id: msg.unit.id, metrics, durationMs: performance.now() - started });
+  } catch (err) {
+    send({ type: "failed", id: msg.unit.id, error: userError(err), durationMs: performance.now() - started });
+  } finally {
+    current = undefined;
+  }
+});
+
+// A rejection nobody awaited belongs to the unit running now; the worker's state is suspect
+// afterwards, so it reports and exits, and the CLI starts a fresh one.
+process.on("unhandledRejection", (reason) => {
+  if (current) send({ type: "failed", id: current, error: userError(reason), durationMs: 0 });
+  process.exit(70);
+});
+process.on("disconnect", () => process.exit(0));
+send({ type: "ready" });

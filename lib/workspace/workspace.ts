@@ -1,0 +1,132 @@
+import { existsSync, statSync } from "node:fs";
+import { readdir, readFile } from "node:fs/promises";
+import { dirname, join, relative, resolve, sep } from "node:path";
+import fg from "fast-glob";
+import { AggregateConfigError, parseConfig } from "../config/load.js";
+import { MODULE_ROLES, type ExperimentConfig, type ModuleRole } from "../config/types.js";
+import { CrystallizeError } from "../errors/error.js";
+import { parseSettings, type WorkspaceSettings } from "./settings.js";
+
+/** A loaded workspace: the root, its settings and every experiment config, validated. */
+export interface Workspace {
+  /** Absolute path of the workspace root. */
+  root: string;
+  settings: WorkspaceSettings;
+  /** Every experiment, sorted by name. */
+  experiments: ExperimentConfig[];
+}
+
+export const MODULE_EXTENSIONS = [".ts", ".mts", ".js", ".mjs"];
+
+/** Walks up from `start` to the first folder with crystallize.yaml, crystallize.lock or experiments/. */
+export function findRoot(start: string): string {
+  let dir = resolve(start);
+  for (;;) {
+    if (existsSync(join(dir, "crystallize.yaml")) || existsSync(join(dir, "crystallize.lock")) || isDir(join(dir, "experiments"))) return dir;
+    const parent = dirname(dir);
+    if (parent === dir) {
+      throw new CrystallizeError("NO_WORKSPACE", `no crystallize workspace in ${resolve(start)} or any folder above it`, {
+        hint: "run inside a folder that has an `experiments/` folder, or create one with `crystallize new <name>`",
+      });
+    }
+    dir = parent;
+  }
+}
+
+function isDir(p: string): boolean {
+  try {
+    return statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+export function toPosix(p: string): string {
+  return sep === "/" ? p : p.split(sep).join("/");
+}
+
+export async function loadSettings(root: string): Promise<WorkspaceSettings> {
+  const file = join(root, "crystallize.yaml");
+  if (!existsSync(file)) return { experiments: "experiments", data: "data" };
+  return parseSettings("crystallize.yaml", await readFile(file, "utf8"));
+}
+
+/**
+ * Finds `<experiments>/**\/config.yaml` (never inside node_modules, dot-folders or the data
+ * folder), validates each, and reports every problem of every file at once.
+ */
+export async function loadWorkspace(root: string): Promise<Workspace> {
+  const settings = await loadSettings(root);
+  const expRoot = join(root, settings.experiments);
+  if (!isDir(expRoot)) {
+    throw new CrystallizeError("NO_WORKSPACE", `the experiments folder ${settings.experiments}/ does not exist in ${root}`, {
+      hint: "create it, or set `experiments:` in crystallize.yaml",
+    });
+  }
+  const dataRel = toPosix(relative(expRoot, join(root, settings.data)));
+  const ignore = ["**/node_modules/**"];
+  if (!dataRel.startsWith("..")) ignore.push(dataRel === "" ? "**" : `${dataRel}/**`);
+  const files = (await fg("**/config.yaml", { cwd: expRoot, ignore, dot: false, onlyFiles: true, followSymbolicLinks: false })).sort();
+  const errors: CrystallizeError[] = [];
+  const experiments: ExperimentConfig[] = [];
+  await Promise.all(
+    files.map(async (file) => {
+      const folderId = file === "config.yaml" ? "." : file.slice(0, -"/config.yaml".length);
+      const dir = toPosix(relative(root, join(expRoot, folderId))) || ".";
+      const configFile = dir === "." ? "config.yaml" : `${dir}/config.yaml`;
+      try {
+        const modules = await findModules(root, dir);
+        const inactiveTreatments = await readState(root, dir);
+        const text = await readFile(join(root, configFile), "utf8");
+        experiments.push(parseConfig(text, { configFile, dir, folderId, modules, inactiveTreatments }));
+      } catch (err) {
+        if (err instanceof AggregateConfigError) errors.push(...err.errors);
+        else if (err instanceof CrystallizeError) errors.push(err);
+        else throw err;
+      }
+    }),
+  );
+  errors.sort((a, b) => (a.location?.file ?? "").localeCompare(b.location?.file ?? "") || (a.location?.line ?? 0) - (b.location?.line ?? 0));
+  if (errors.length > 0) throw new AggregateConfigError(errors);
+  experiments.sort((a, b) => a.name.localeCompare(b.name));
+  return { root, settings, experiments };
+}
+
+async function findModules(root: string, dir: string): Promise<Partial<Record<ModuleRole, string>>> {
+  const names = new Set(await readdir(join(root, dir)));
+  const modules: Partial<Record<ModuleRole, string>> = {};
+  for (const role of MODULE_ROLES) {
+    const found = MODULE_EXTENSIONS.map((ext) => role + ext).filter((n) => names.has(n));
+    if (found.length > 1) {
+      throw new CrystallizeError("CONFIG_MISSING_MODULE", `${dir}: both ${found.join(" and ")} exist; crystallize would not know which to use`, {
+        location: { file: `${dir}/${found[1]}` },
+        hint: `keep one ${role} module and delete the other`,
+      });
+    }
+    if (found.length === 1) modules[role] = dir === "." ? found[0] : `${dir}/${found[0]}`;
+  }
+  return modules;
+}
+
+/** Reads `config.state.json`; a malformed file is an error, never silently ignored. */
+async function readState(root: string, dir: string): Promise<string[]> {
+  const rel = dir === "." ? "config.state.json" : `${dir}/config.state.json`;
+  let text: string;
+  try {
+    text = await readFile(join(root, rel), "utf8");
+  } catch {
+    return [];
+  }
+  const hint = 'the file must be {"inactive_treatments": ["name", ...]}; fix it or delete it to re-enable every treatment';
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new CrystallizeError("STATE_FILE", `invalid JSON: ${(err as Error).message}`, { location: { file: rel }, hint });
+  }
+  const list = (parsed as { inactive_treatments?: unknown })?.inactive_treatments;
+  if (typeof parsed !== "object" || parsed === null || !Array.isArray(list) || list.some((x) => typeof x !== "string")) {
+    throw new CrystallizeError("STATE_FILE", "unexpected content", { location: { file: rel }, hint });
+  }
+  return list as string[];
+}
