@@ -1,0 +1,68 @@
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { join } from "node:path";
+import { exists, makeWorkspace, readJson, runCli, startCli } from "./helpers.js";
+
+const SLEEP_STEP = (ms: number) => `
+export const nap = async (d: unknown, ctx: any) => {
+  ctx.metrics.add("start", Date.now());
+  await new Promise((r) => setTimeout(r, ${ms}));
+  ctx.metrics.add("end", Date.now());
+  ctx.outputs.o.write("x");
+  return d;
+};`;
+
+const sleeper = (name: string, ms: number, extra = "") => ({
+  [`experiments/${name}/config.yaml`]: `outputs: {o: {file_name: o.txt}}\nsteps: [nap]\n${extra}`,
+  [`experiments/${name}/steps.ts`]: SLEEP_STEP(ms),
+});
+
+const span = (ws: string, exp: string, rep = 0) => {
+  const m = readJson(join(ws, "data", exp, "v0", "baseline", "results.json")).replicates[rep].metrics;
+  return { start: m.start[0] as number, end: m.end[0] as number };
+};
+const overlap = (a: { start: number; end: number }, b: { start: number; end: number }) => a.start < b.end && b.start < a.end;
+
+test("user code runs in a child process, not in the CLI's process or a worker thread", async () => {
+  const ws = makeWorkspace({
+    "experiments/w/config.yaml": "steps: [where]\n",
+    "experiments/w/steps.ts": "import { isMainThread } from 'node:worker_threads';\nexport const where = (d: unknown, ctx: any) => { ctx.metrics.add('pid', process.pid); ctx.metrics.add('main_thread', isMainThread); return d; };",
+  });
+  const child = startCli(["build"], ws);
+  const code = await new Promise<number>((r) => child.on("exit", (c) => r(c ?? 1)));
+  assert.is(code, 0);
+  const m = readJson(join(ws, "data/w/v0/baseline/results.json")).metrics;
+  assert.is.not(m.pid[0], child.pid);
+  assert.is(m.main_thread[0], true);
+  assert.not.ok(exists(join(ws, "node_modules")), "no node_modules in the workspace: 'crystallize' resolved by the tool");
+});
+
+test("independent experiments run concurrently with -j 2 and one at a time with -j 1", async () => {
+  const ws = makeWorkspace({ ...sleeper("a", 800), ...sleeper("b", 800) });
+  assert.is((await runCli(["build", "-j", "2"], ws)).code, 0);
+  assert.ok(overlap(span(ws, "a"), span(ws, "b")), "a and b overlap at -j 2");
+  const ws1 = makeWorkspace({ ...sleeper("a", 300), ...sleeper("b", 300) });
+  assert.is((await runCli(["build", "-j", "1"], ws1)).code, 0);
+  assert.not.ok(overlap(span(ws1, "a"), span(ws1, "b")), "no overlap at -j 1");
+});
+
+test("replicates of one experiment run concurrently", async () => {
+  const ws = makeWorkspace(sleeper("r", 800, "replicates: 2\n"));
+  assert.is((await runCli(["build", "-j", "2"], ws)).code, 0);
+  assert.ok(overlap(span(ws, "r", 0), span(ws, "r", 1)));
+});
+
+test("an experiment starts when its own upstream is done, not when its level is", async () => {
+  // slow -> after_slow and fast -> after_fast: after_fast must start while slow still runs.
+  const ws = makeWorkspace({
+    ...sleeper("slow", 2000),
+    ...sleeper("fast", 100),
+    "experiments/after_fast/config.yaml": "datasource: {x: fast#o}\noutputs: {o: {file_name: o.txt}}\nsteps: [nap]\n",
+    "experiments/after_fast/steps.ts": SLEEP_STEP(100),
+  });
+  const r = await runCli(["build", "-j", "2"], ws);
+  assert.is(r.code, 0, r.output);
+  assert.ok(span(ws, "after_fast").start < span(ws, "slow").end, "after_fast started before slow finished");
+});
+
+test.run();
