@@ -1,12 +1,23 @@
 import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
-import { checkExports, type ModuleCache } from "../code/check.js";
+import { checkExports } from "../code/check.js";
+import { ModuleIndex } from "../code/modules.js";
 import { Graph } from "../graph/graph.js";
-import { initHasher } from "../hash/digest.js";
+import { initHasher, type Digest } from "../hash/digest.js";
+import { gatherFacts, loaderDigests } from "../hash/facts.js";
+import { experimentKey, normalizeConfig, unitKey, type ExperimentFacts } from "../hash/keys.js";
+import { StatCache } from "../hash/stat-cache.js";
+import { emptyLock, LOCK_FILE, readLock, writeLock, type LockEntry, type LockFile } from "../lock/lockfile.js";
+import { assess, type Assessment } from "../plan/assess.js";
 import { planBuild, type BuildPlan, type PlanOptions } from "../plan/plan.js";
+import { criticalPathPriority } from "../plan/priority.js";
+import { Executor, type ExecutionEvents, type ExperimentResult, type KeyFn } from "../run/executor.js";
+import { writeFileAtomic } from "../store/atomic.js";
+import { acquireBuildLock } from "../store/build-lock.js";
+import { Store } from "../store/store.js";
 import { cleanupStale } from "../store/views.js";
-import { Executor, type ExecutionEvents, type ExperimentResult } from "../run/executor.js";
 import { findRoot, loadWorkspace, type Workspace } from "../workspace/workspace.js";
 
 export interface LoadedWorkspace {
@@ -21,9 +32,82 @@ export async function openWorkspace(cwd: string): Promise<LoadedWorkspace> {
   return { workspace, graph: Graph.build(workspace.experiments) };
 }
 
-export interface BuildOptions extends PlanOptions {
+/** Tool state that is not data: the stat cache, timings and the build lock. Never committed. */
+export const STATE_DIR = ".crystallize";
+
+export interface PlanRequest extends PlanOptions {
   /** Experiment names (or folder paths); empty: every experiment. */
   targets?: string[];
+  /** Rerun the targets even when their results are in the store. */
+  force?: boolean;
+  /** Rerun everything in the build. */
+  forceAll?: boolean;
+}
+
+/** Everything known before running: the plan, keys, and what is stale and why. */
+export interface PreparedBuild {
+  loaded: LoadedWorkspace;
+  plan: BuildPlan;
+  force: Set<string>;
+  facts: Map<string, ExperimentFacts>;
+  singles: Map<string, string | undefined>;
+  keyOf: KeyFn;
+  lock: LockFile | undefined;
+  lockText: string | undefined;
+  statCache: StatCache;
+  store: Store;
+  dataDir: string;
+}
+
+/** Reads code, inputs and env (through the stat cache), and prepares key computation. */
+export async function prepareBuild(loaded: LoadedWorkspace, request: PlanRequest = {}): Promise<PreparedBuild> {
+  const { workspace, graph } = loaded;
+  const root = workspace.root;
+  const targets = graph.resolveTargets(request.targets ?? []);
+  const plan = planBuild(graph, targets, request);
+  const configs = plan.experiments.map((e) => graph.node(e.name).config);
+  const statCache = StatCache.load(join(root, STATE_DIR, "stat-cache.json"));
+  const modules = new ModuleIndex(root, statCache);
+  const singles = await checkExports(configs, modules);
+  const facts = await gatherFacts(root, configs, modules, statCache);
+  const loaders = await loaderDigests(configs, modules);
+  const normalized = new Map(configs.map((c) => [c.name, normalizeConfig(c)]));
+  const keyOf: KeyFn = (unit, readDigest) =>
+    unitKey({
+      config: normalized.get(unit.experiment)!,
+      facts: facts.get(unit.experiment)!,
+      condition: unit.condition.name,
+      values: unit.condition.values,
+      replicate: unit.replicate,
+      seed: unit.seed,
+      reads: unit.reads.map((r) => ({ alias: r.alias, digest: readDigest(r), loader: loaders.get(`${r.experiment}#${r.output}`) ?? null })),
+    });
+  let lockText: string | undefined;
+  try {
+    lockText = readFileSync(join(root, LOCK_FILE), "utf8");
+  } catch {
+    lockText = undefined;
+  }
+  const lock = lockText === undefined ? undefined : await readLock(root);
+  const force = new Set(request.forceAll ? plan.experiments.map((e) => e.name) : request.force ? (targets.length ? targets : plan.experiments.map((e) => e.name)) : []);
+  const dataDir = join(root, workspace.settings.data);
+  return { loaded, plan, force, facts, singles, keyOf, lock, lockText, statCache, store: new Store(dataDir, statCache), dataDir };
+}
+
+/** `status` and `build --dry-run`: what would run and why, reading the store but running nothing. */
+export async function assessBuild(p: PreparedBuild): Promise<Map<string, Assessment>> {
+  return assess({
+    graph: p.loaded.graph,
+    plan: p.plan,
+    facts: p.facts,
+    keyOf: p.keyOf,
+    lock: p.lock,
+    force: p.force,
+    source: { kind: "store", lookup: (k) => p.store.lookup(k), failure: (k) => p.store.failure(k) },
+  });
+}
+
+export interface BuildOptions extends PlanRequest {
   /** Units run at once. Default: crystallize.yaml's `jobs`, else the number of cores. */
   jobs?: number;
   /** Stop starting new work after the first failure (default: independent work goes on). */
@@ -31,16 +115,20 @@ export interface BuildOptions extends PlanOptions {
   events?: Partial<ExecutionEvents>;
   /** Aborting stops the workers and removes staged files. */
   signal?: AbortSignal;
+  /** Called when another build holds the workspace and this one waits. */
+  onWait?: (message: string) => void;
 }
 
 export interface BuildOutcome {
   root: string;
   plan: BuildPlan;
   experiments: ExperimentResult[];
-  /** True when every experiment in the plan was built. */
+  /** True when every experiment in the plan is built or was already up to date. */
   ok: boolean;
   interrupted: boolean;
   jobs: number;
+  /** Whether crystallize.lock was rewritten. */
+  lockWritten: boolean;
 }
 
 const NO_EVENTS: ExecutionEvents = {
@@ -61,40 +149,122 @@ function withDefaults(events: Partial<ExecutionEvents> | undefined): ExecutionEv
   return out;
 }
 
-/** Plans and runs a build in an opened workspace. */
-export async function buildWorkspace(loaded: LoadedWorkspace, options: BuildOptions = {}): Promise<BuildOutcome> {
-  const { workspace, graph } = loaded;
-  const targets = graph.resolveTargets(options.targets ?? []);
-  const plan = planBuild(graph, targets, options);
-  const cache: ModuleCache = new Map();
-  const singles = await checkExports(workspace.root, plan.experiments.map((e) => graph.node(e.name).config), cache);
-  const dataDir = join(workspace.root, workspace.settings.data);
-  await cleanupStale(dataDir);
-  const jobs = Math.max(1, options.jobs ?? workspace.settings.jobs ?? availableParallelism());
-  const executor = new Executor({
-    root: workspace.root,
-    dataDir,
-    graph,
-    plan,
-    singles,
-    jobs,
-    failFast: options.failFast ?? false,
-    workerMemoryMb: workspace.settings.workerMemoryMb,
-    events: withDefaults(options.events),
-    tag: `${process.pid}-${randomBytes(3).toString("hex")}`,
-  });
-  let interrupted = false;
-  const onAbort = () => {
-    interrupted = true;
-    void executor.abort();
-  };
-  options.signal?.addEventListener("abort", onAbort, { once: true });
+/** Mean unit duration per experiment from earlier builds: `.crystallize/timings.json`. */
+function readTimings(root: string): Record<string, number> {
   try {
-    const experiments = await executor.run();
-    return { root: workspace.root, plan, experiments, ok: !interrupted && experiments.every((e) => e.status === "built"), interrupted, jobs };
-  } finally {
-    options.signal?.removeEventListener("abort", onAbort);
+    return JSON.parse(readFileSync(join(root, STATE_DIR, "timings.json"), "utf8")) as Record<string, number>;
+  } catch {
+    return {};
   }
+}
+
+/** Holds the workspace lock around `fn`: builds and gc never overlap in one workspace. */
+export async function withWorkspaceLock<T>(root: string, command: string, onWait: ((m: string) => void) | undefined, fn: () => Promise<T>): Promise<T> {
+  const release = await acquireBuildLock(join(root, STATE_DIR, "build.lock"), command, (h) =>
+    onWait?.(`waiting for another crystallize ${h.command} (pid ${h.pid}) in this workspace to finish`),
+  );
+  try {
+    return await fn();
+  } finally {
+    release();
+  }
+}
+
+/** Plans and runs a build in an opened workspace, then records it in crystallize.lock. */
+export async function buildWorkspace(loaded: LoadedWorkspace, options: BuildOptions = {}, prepared?: PreparedBuild): Promise<BuildOutcome> {
+  const root = loaded.workspace.root;
+  return withWorkspaceLock(root, "build", options.onWait, async () => {
+    // Prepared after taking the lock, so that it sees what a build we waited for stored.
+    const p = prepared ?? (await prepareBuild(loaded, options));
+    await cleanupStale(p.dataDir);
+    const jobs = Math.max(1, options.jobs ?? loaded.workspace.settings.jobs ?? availableParallelism());
+    const timings = readTimings(root);
+    const executor = new Executor({
+      root,
+      graph: loaded.graph,
+      plan: p.plan,
+      store: p.store,
+      statCache: p.statCache,
+      keyOf: p.keyOf,
+      force: p.force,
+      singles: p.singles,
+      priority: criticalPathPriority(loaded.graph, p.plan, timings),
+      jobs,
+      failFast: options.failFast ?? false,
+      workerMemoryMb: loaded.workspace.settings.workerMemoryMb,
+      events: withDefaults(options.events),
+      tag: `${process.pid}-${randomBytes(3).toString("hex")}`,
+    });
+    let interrupted = false;
+    const onAbort = () => {
+      interrupted = true;
+      void executor.abort();
+    };
+    options.signal?.addEventListener("abort", onAbort, { once: true });
+    try {
+      const experiments = await executor.run();
+      let lockWritten = false;
+      if (!interrupted) {
+        // A build with overrides did not build what the configs say: the lock stays as it was.
+        if (options.replicates === undefined && options.treatments === undefined) lockWritten = await recordLock(p, experiments);
+        await saveTimings(root, timings, experiments);
+        await p.statCache.save();
+      }
+      const ok = !interrupted && experiments.every((e) => e.status === "built" || e.status === "cached");
+      return { root, plan: p.plan, experiments, ok, interrupted, jobs, lockWritten };
+    } finally {
+      options.signal?.removeEventListener("abort", onAbort);
+    }
+  });
+}
+
+/** The lock entry for an experiment that was just built or found up to date. */
+function lockEntry(p: PreparedBuild, result: ExperimentResult): LockEntry {
+  const cfg = p.loaded.graph.node(result.name).config;
+  const facts = p.facts.get(result.name)!;
+  const outputs: Record<string, Digest> = {};
+  const upstream: Record<string, Record<string, Digest>> = {};
+  for (const u of result.units) {
+    if (u.outcome.status !== "ok") continue;
+    const unitId = `${u.condition}/replicate_${u.replicate}`;
+    for (const o of Object.values(u.outcome.record.outputs)) outputs[`${unitId}/${o.file}`] = o.digest;
+    for (const [output, digest] of Object.entries(u.reads)) (upstream[output] ??= {})[unitId] = digest;
+  }
+  return {
+    key: experimentKey(result.units.map((u) => u.key)),
+    version: result.version!,
+    params: normalizeConfig(cfg),
+    code: facts.code.files,
+    packages: facts.code.packages,
+    inputs: facts.inputs,
+    env: facts.env,
+    runtime: facts.runtime,
+    upstream,
+    outputs,
+  };
+}
+
+/** Updates the entries of what this build built; drops experiments that no longer exist. */
+async function recordLock(p: PreparedBuild, experiments: ExperimentResult[]): Promise<boolean> {
+  const lock: LockFile = p.lock ? { ...p.lock, experiments: { ...p.lock.experiments } } : emptyLock();
+  for (const result of experiments) {
+    if (result.status === "built" || result.status === "cached") lock.experiments[result.name] = lockEntry(p, result);
+  }
+  const names = new Set(p.loaded.graph.nodes.keys());
+  for (const name of Object.keys(lock.experiments)) if (!names.has(name)) delete lock.experiments[name];
+  return writeLock(p.loaded.workspace.root, lock, p.lockText);
+}
+
+async function saveTimings(root: string, timings: Record<string, number>, experiments: ExperimentResult[]): Promise<void> {
+  let changed = false;
+  for (const e of experiments) {
+    const ran = e.units.filter((u) => !u.cached && u.outcome.status === "ok");
+    if (ran.length === 0) continue;
+    const mean = ran.reduce((s, u) => s + (u.outcome.status === "ok" ? u.outcome.record.durationMs : 0), 0) / ran.length;
+    timings[e.name] = Math.round(mean);
+    changed = true;
+  }
+  if (changed) await writeFileAtomic(join(root, STATE_DIR, "timings.json"), JSON.stringify(timings));
 }
 
 /** `build()` of the programmatic API: open the workspace above `cwd`, then build. */

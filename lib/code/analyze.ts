@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { extname } from "node:path";
-import { transform, type Message } from "esbuild";
+import type { Message } from "esbuild";
 import { init as initLexer, parse as parseModule } from "es-module-lexer";
 import { CrystallizeError } from "../errors/error.js";
 import { digestBytes, type Digest } from "../hash/digest.js";
@@ -30,6 +30,8 @@ export async function analyzeModule(absPath: string, displayPath: string, source
   const loader = LOADERS[extname(absPath)] ?? "js";
   let code: string;
   try {
+    // Loaded on first use: a no-op build answers from the stat cache and never needs it.
+    const { transform } = await import("esbuild");
     const out = await transform(text, { loader, format: "esm", minifyWhitespace: true, legalComments: "none", sourcefile: displayPath, target: "es2022" });
     code = out.code;
   } catch (err) {

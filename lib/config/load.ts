@@ -94,7 +94,10 @@ class Validator {
     const pairs = this.pairs(root, TOP_KEYS, "");
     const get = (k: string) => pairs.get(k);
 
-    if (get("name")) cfg.name = this.string(get("name")!, "name") ?? cfg.name;
+    if (get("name")) {
+      cfg.name = this.string(get("name")!, "name") ?? cfg.name;
+      cfg.nameLocation = this.src.locationOf(get("name")!);
+    }
     this.checkName(cfg, get("name"));
     if (get("description")) cfg.description = this.string(get("description")!, "description");
     if (get("replicates")) cfg.replicates = this.integer(get("replicates")!, "replicates", 1) ?? 1;

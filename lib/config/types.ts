@@ -15,6 +15,8 @@ export interface DatasourceEntry {
   /** `experiment#output`, for a reference. `experiment` is a name or a folder path. */
   ref?: { experiment: string; output: string };
   location: SourceLocation;
+  /** Where `name:` is set, when it is. */
+  nameLocation?: SourceLocation;
 }
 
 export interface StepSpec {
@@ -23,6 +25,8 @@ export interface StepSpec {
   /** Keyword arguments from the config, `{name: {kwarg: value}}`. */
   kwargs: Record<string, unknown>;
   location: SourceLocation;
+  /** Where `name:` is set, when it is. */
+  nameLocation?: SourceLocation;
 }
 
 export interface OutputSpec {
@@ -44,6 +48,8 @@ export interface HypothesisSpec {
   metrics: string[];
   params: Record<string, unknown>;
   location: SourceLocation;
+  /** Where `name:` is set, when it is. */
+  nameLocation?: SourceLocation;
 }
 
 export interface CliSettings {
@@ -82,4 +88,6 @@ export interface ExperimentConfig {
   /** Treatment names switched off in `config.state.json`. */
   inactiveTreatments: string[];
   location: SourceLocation;
+  /** Where `name:` is set, when it is. */
+  nameLocation?: SourceLocation;
 }

@@ -28,6 +28,7 @@ export type ErrorCode =
   | "STATE_FILE"
   | "WORKSPACE_BUSY"
   | "CODE_SYNTAX"
+  | "LOCK_FILE"
   | "INTERNAL_IO";
 
 /** The one error type for failures the user can fix. */

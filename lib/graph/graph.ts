@@ -39,7 +39,7 @@ export class Graph {
       const other = byName.get(cfg.name);
       if (other) {
         errors.push(new CrystallizeError("DUPLICATE_NAME", `two experiments are named "${cfg.name}": ${other.configFile} and ${cfg.configFile}`, {
-          location: cfg.location,
+          location: cfg.nameLocation ?? cfg.location,
           hint: "set a distinct `name:` in one of them (names identify experiments in references and under data/)",
         }));
       } else byName.set(cfg.name, cfg);

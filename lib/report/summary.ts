@@ -20,18 +20,22 @@ function metricLine(values: unknown[]): string {
   return values.map(show).join(", ");
 }
 
-/** The end-of-build summary: a section per experiment with its metrics and artifacts. */
-export function renderSummary(results: ExperimentResult[], graph: Graph, root: string, dataDir: string, paint: Paint): string {
+/**
+ * The end-of-build summary: a section per experiment with its metrics and artifacts, for what
+ * this build ran, or for the targets when everything was already up to date.
+ */
+export function renderSummary(results: ExperimentResult[], targets: string[], graph: Graph, root: string, dataDir: string, paint: Paint): string {
   const lines: string[] = [];
+  const anyBuilt = results.some((r) => r.status === "built");
   for (const r of results) {
-    if (r.status !== "built") continue;
+    if (anyBuilt ? r.status !== "built" : r.status !== "cached" || !targets.includes(r.name)) continue;
     const cfg = graph.node(r.name).config;
     lines.push(paint("bold", `${r.name}`) + paint("dim", `  v${r.version}`));
     const byCondition = new Map<string, Map<string, unknown[]>>();
     for (const u of [...r.units].sort((a, b) => a.replicate - b.replicate)) {
       if (u.outcome.status !== "ok") continue;
       const m = byCondition.get(u.condition) ?? new Map<string, unknown[]>();
-      for (const [k, v] of Object.entries(u.outcome.metrics)) m.set(k, [...(m.get(k) ?? []), ...v]);
+      for (const [k, v] of Object.entries(u.outcome.record.metrics)) m.set(k, [...(m.get(k) ?? []), ...v]);
       byCondition.set(u.condition, m);
     }
     const withMetrics = [...byCondition].filter(([, m]) => m.size > 0);

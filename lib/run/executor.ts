@@ -1,34 +1,47 @@
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
+import { canonicalJson, digestBytes, type Digest } from "../hash/digest.js";
+import type { UnitKey } from "../hash/keys.js";
+import type { StatCache } from "../hash/stat-cache.js";
 import type { Graph } from "../graph/graph.js";
-import type { BuildPlan, ExperimentPlan, Unit } from "../plan/plan.js";
-import type { ExportRef, SourceSpec, UnitSpec } from "../runtime/protocol.js";
-import { writeVersion, type ResultsFile } from "../store/views.js";
-import { WorkerPool, type UnitOutcome } from "./pool.js";
+import type { BuildPlan, ExperimentPlan, Read, Unit } from "../plan/plan.js";
+import type { ExportRef, SourceSpec, UnitSpec, UserError } from "../runtime/protocol.js";
+import type { Store, StoredOutput, UnitRecord } from "../store/store.js";
+import { latestVersion, materializeView, type ResultsFile, type ViewState } from "../store/views.js";
+import { WorkerPool } from "./pool.js";
 
 export interface UnitResult {
   condition: string;
   replicate: number;
   seed: number;
-  outcome: UnitOutcome;
+  key: UnitKey;
+  /** `experiment#output` -> digest of the upstream file this unit read. */
+  reads: Record<string, Digest>;
+  /** True when the result came from the store without running. */
+  cached: boolean;
+  outcome: { status: "ok"; record: UnitRecord } | { status: "failed"; error: UserError; durationMs: number };
 }
 
-export type ExperimentStatus = "built" | "failed" | "skipped";
+/** built: at least one unit ran; cached: every unit came from the store. */
+export type ExperimentStatus = "built" | "cached" | "failed" | "skipped";
 
 export interface ExperimentResult {
   name: string;
   status: ExperimentStatus;
-  /** Version written, for built experiments. */
+  /** Version folder holding the result, for built and cached experiments. */
   version?: number;
+  /** Whether the version folder had to be created or repaired. */
+  view?: ViewState;
   units: UnitResult[];
   /** For skipped experiments: why, as a phrase ("upstream producer did not build"). */
   skippedBecause?: string;
-  /** Wall time from the first unit's start to the version's write. */
+  /** Wall time from the first unit's start to the view's write. */
   durationMs: number;
 }
 
 /** What the executor tells the reporter, as it happens. */
 export interface ExecutionEvents {
+  /** The first unit of an experiment that is not in the store starts running. */
   experimentStarted(name: string, units: number): void;
   unitFinished(name: string, unit: UnitResult, done: number, total: number): void;
   experimentFinished(result: ExperimentResult): void;
@@ -36,13 +49,22 @@ export interface ExecutionEvents {
   warn(experiment: string, message: string): void;
 }
 
+/** Computes a unit's key once the digests of what it reads are known. */
+export type KeyFn = (unit: Unit, readDigest: (read: Read) => Digest) => UnitKey;
+
 export interface ExecuteOptions {
   root: string;
-  dataDir: string;
   graph: Graph;
   plan: BuildPlan;
+  store: Store;
+  statCache: StatCache;
+  keyOf: KeyFn;
+  /** Experiments to run even when the store holds their results. */
+  force: ReadonlySet<string>;
   /** Single default data source export per experiment (see checkExports). */
   singles: Map<string, string | undefined>;
+  /** Scheduling priority per experiment: higher first (longest remaining path). */
+  priority: ReadonlyMap<string, number>;
   jobs: number;
   /** Stop starting new units after the first failure. */
   failFast: boolean;
@@ -54,36 +76,40 @@ export interface ExecuteOptions {
 
 interface RunningExperiment {
   plan: ExperimentPlan;
-  pending: Unit[];
   results: UnitResult[];
   started?: number;
+  announced: boolean;
 }
 
 /**
- * Runs a plan: a ready queue of units bounded by `jobs`. An experiment's units become ready the
- * moment its last upstream is built; when it fails, everything downstream is skipped while
- * independent experiments go on.
+ * Runs a plan: a ready queue of units bounded by `jobs`, highest priority first. An
+ * experiment's units become ready the moment its last upstream is done; each unit is looked up
+ * in the store by key and runs only on a miss. When an experiment fails, everything downstream
+ * is skipped while independent experiments go on.
  */
 export class Executor {
   private readonly pool: WorkerPool;
   private readonly staging: string;
   private readonly running = new Map<string, RunningExperiment>();
   private readonly results = new Map<string, ExperimentResult>();
-  private readonly ready: Array<{ exp: RunningExperiment; unit: Unit }> = [];
+  /** Per finished experiment: `condition/replicate` -> its record. */
+  private readonly records = new Map<string, Map<string, UnitRecord>>();
+  private readonly ready: Array<{ exp: RunningExperiment; unit: Unit; priority: number }> = [];
   private active = 0;
   private failed = false;
   private aborted = false;
   private unitCounter = 0;
   private readonly unitExperiment = new Map<string, string>();
+  private onIdle: () => void = () => {};
 
   constructor(private readonly o: ExecuteOptions) {
-    this.staging = join(o.dataDir, ".tmp", o.tag);
+    this.staging = join(o.store.dataDir, ".tmp", o.tag);
     this.pool = new WorkerPool({ onLog: (id, line) => o.events.log(this.unitExperiment.get(id) ?? "?", line) }, o.workerMemoryMb);
   }
 
   async run(): Promise<ExperimentResult[]> {
     try {
-      for (const plan of this.o.plan.experiments) this.running.set(plan.name, { plan, pending: [...plan.units], results: [] });
+      for (const plan of this.o.plan.experiments) this.running.set(plan.name, { plan, results: [], announced: false });
       await new Promise<void>((resolve) => {
         this.onIdle = resolve;
         this.release();
@@ -106,43 +132,64 @@ export class Executor {
     await rm(this.staging, { recursive: true, force: true });
   }
 
-  private onIdle: () => void = () => {};
-
-  /** Moves experiments whose upstreams are all built into the ready queue. */
+  /** Moves experiments whose upstreams are all done into the ready queue. */
   private release(): void {
     for (const [name, exp] of this.running) {
       if (exp.started !== undefined || this.results.has(name)) continue;
-      const node = this.o.graph.node(name);
-      const ups = node.upstream.filter((u) => this.running.has(u) || this.results.has(u));
-      const blocked = ups.find((u) => this.results.get(u)?.status === "failed" || this.results.get(u)?.status === "skipped");
+      const ups = this.o.graph.node(name).upstream.filter((u) => this.running.has(u));
+      const blocked = ups.find((u) => ["failed", "skipped"].includes(this.results.get(u)?.status ?? ""));
       if (blocked) {
         this.finish({ name, status: "skipped", units: [], skippedBecause: `upstream ${blocked} did not build`, durationMs: 0 });
         continue;
       }
-      if (ups.every((u) => this.results.get(u)?.status === "built")) {
+      if (ups.every((u) => this.results.has(u))) {
         exp.started = performance.now();
-        this.o.events.experimentStarted(name, exp.plan.units.length);
-        for (const unit of exp.pending) this.ready.push({ exp, unit });
-        exp.pending = [];
+        const priority = this.o.priority.get(name) ?? 0;
+        for (const unit of exp.plan.units) {
+          const at = this.ready.findIndex((r) => r.priority < priority);
+          this.ready.splice(at < 0 ? this.ready.length : at, 0, { exp, unit, priority });
+        }
       }
     }
   }
 
   private pump(): void {
-    while (this.active < this.o.jobs && this.ready.length > 0 && !(this.failed && this.o.failFast)) {
+    while (this.active < this.o.jobs && this.ready.length > 0 && !(this.failed && this.o.failFast) && !this.aborted) {
       const { exp, unit } = this.ready.shift()!;
       this.active++;
-      void this.runUnit(exp, unit);
+      void this.runUnit(exp, unit).catch((err) => {
+        // An I/O error of ours (disk full, permissions): fail the unit, keep the build going.
+        this.settle(exp, unit, undefined, { name: "Error", message: `crystallize could not store the result: ${(err as Error).message}`, stack: "" });
+      });
     }
     if (this.active === 0 && (this.ready.length === 0 || (this.failed && this.o.failFast))) {
-      for (const [name, exp] of this.running) {
-        if (!this.results.has(name)) this.finish({ name, status: "skipped", units: exp.results, skippedBecause: "stopped after the first failure (--fail-fast)", durationMs: 0 });
+      for (const [name] of this.running) {
+        if (!this.results.has(name)) this.finish({ name, status: "skipped", units: this.running.get(name)!.results, skippedBecause: "stopped after the first failure (--fail-fast)", durationMs: 0 });
       }
       this.onIdle();
     }
   }
 
+  private upstreamOutput(read: Read): StoredOutput {
+    const record = this.records.get(read.experiment)?.get(`${read.condition}/${read.replicate}`);
+    const out = record?.outputs[read.output];
+    if (!out) throw new Error(`internal: ${read.experiment} has no output ${read.output} for ${read.condition}/${read.replicate}`);
+    return out;
+  }
+
   private async runUnit(exp: RunningExperiment, unit: Unit): Promise<void> {
+    const key = this.o.keyOf(unit, (read) => this.upstreamOutput(read).digest);
+    const reads = Object.fromEntries(unit.reads.map((r) => [`${r.experiment}#${r.output}`, this.upstreamOutput(r).digest]));
+    const base = { condition: unit.condition.name, replicate: unit.replicate, seed: unit.seed, key, reads };
+    if (!this.o.force.has(unit.experiment)) {
+      const hit = await this.o.store.lookup(key);
+      if (hit) return this.settle(exp, unit, { ...base, cached: true, outcome: { status: "ok", record: hit } });
+    }
+    if (this.aborted) return;
+    if (!exp.announced) {
+      exp.announced = true;
+      this.o.events.experimentStarted(exp.plan.name, exp.plan.units.length);
+    }
     const id = `u${++this.unitCounter}`;
     this.unitExperiment.set(id, exp.plan.name);
     for (const read of unit.reads) {
@@ -153,43 +200,84 @@ export class Executor {
     const outcome = await this.pool.run(this.unitSpec(id, unit));
     if (this.aborted) return;
     if (outcome.status === "failed") {
-      outcome.error = { ...outcome.error, stack: relativiseStack(outcome.error.stack, this.o.root) };
-      this.failed = true;
+      const error = { ...outcome.error, stack: relativiseStack(outcome.error.stack, this.o.root) };
+      await this.o.store.markFailed(key, error.message);
+      return this.settle(exp, unit, { ...base, cached: false, outcome: { status: "failed", error, durationMs: outcome.durationMs } });
     }
-    const result: UnitResult = { condition: unit.condition.name, replicate: unit.replicate, seed: unit.seed, outcome };
-    exp.results.push(result);
-    this.o.events.unitFinished(exp.plan.name, result, exp.results.length, exp.plan.units.length);
-    if (exp.results.length === exp.plan.units.length) await this.complete(exp);
-    this.active--;
-    this.release();
-    this.pump();
+    const cfg = this.o.graph.node(unit.experiment).config;
+    const outputs: Record<string, StoredOutput> = {};
+    for (const o of cfg.outputs) outputs[o.alias] = { file: o.fileName, ...(await this.o.store.ingest(this.stagingPath(unit, o.fileName))) };
+    const record: UnitRecord = {
+      key,
+      experiment: unit.experiment,
+      condition: unit.condition.name,
+      replicate: unit.replicate,
+      seed: unit.seed,
+      outputs,
+      metrics: outcome.metrics,
+      durationMs: Math.round(outcome.durationMs),
+    };
+    await this.o.store.writeRecord(record);
+    this.settle(exp, unit, { ...base, cached: false, outcome: { status: "ok", record } });
+  }
+
+  /** Records a unit's end; the last one completes the experiment. `error` covers our own I/O failures. */
+  private settle(exp: RunningExperiment, unit: Unit, result: UnitResult | undefined, error?: UserError): void {
+    const r: UnitResult = result ?? {
+      condition: unit.condition.name,
+      replicate: unit.replicate,
+      seed: unit.seed,
+      key: "" as UnitKey,
+      reads: {},
+      cached: false,
+      outcome: { status: "failed", error: error!, durationMs: 0 },
+    };
+    if (r.outcome.status === "failed") this.failed = true;
+    exp.results.push(r);
+    this.o.events.unitFinished(exp.plan.name, r, exp.results.length, exp.plan.units.length);
+    const finishing = exp.results.length === exp.plan.units.length ? this.complete(exp) : Promise.resolve();
+    void finishing
+      .catch((err) => this.finish({ name: exp.plan.name, status: "failed", units: exp.results, durationMs: 0, skippedBecause: `its view could not be written: ${(err as Error).message}` }))
+      .finally(() => {
+        this.active--;
+        this.release();
+        this.pump();
+      });
   }
 
   private async complete(exp: RunningExperiment): Promise<void> {
     const { plan } = exp;
+    if (this.aborted) return;
     const duration = performance.now() - (exp.started ?? performance.now());
     if (exp.results.some((r) => r.outcome.status === "failed")) {
       this.finish({ name: plan.name, status: "failed", units: exp.results, durationMs: duration });
       return;
     }
     const cfg = this.o.graph.node(plan.name).config;
+    const units = [...exp.results].sort((a, b) => a.replicate - b.replicate || (a.condition < b.condition ? -1 : 1));
+    const records = units.map((u) => (u.outcome as { record: UnitRecord }).record);
+    this.records.set(plan.name, new Map(records.map((r) => [`${r.condition}/${r.replicate}`, r])));
+
     const results: Record<string, ResultsFile> = {};
     for (const c of plan.conditions) results[c.name] = { metrics: {}, replicates: [] };
-    const sorted = [...exp.results].sort((a, b) => a.replicate - b.replicate);
-    for (const r of sorted) {
-      const metrics = (r.outcome as { metrics: Record<string, unknown[]> }).metrics;
-      const file = results[r.condition];
-      file.replicates.push({ replicate: r.replicate, seed: r.seed, metrics });
-      for (const [k, v] of Object.entries(metrics)) (file.metrics[k] ??= []).push(...v);
+    for (const r of records) {
+      results[r.condition].replicates.push({ replicate: r.replicate, seed: r.seed, metrics: r.metrics });
+      for (const [k, v] of Object.entries(r.metrics)) (results[r.condition].metrics[k] ??= []).push(...v);
     }
-    const files = plan.units.flatMap((u) =>
-      cfg.outputs.map((o) => ({ from: this.stagingPath(u, o.fileName), to: `replicate_${u.replicate}/${u.condition.name}/${o.fileName}` })),
-    );
+    const resultId = digestBytes(canonicalJson({ results, outputs: records.map((r) => [r.condition, r.replicate, r.outputs]) }));
+    const index = await this.o.store.readVersions(plan.name);
+    let version = index.results[resultId];
+    if (version === undefined) {
+      version = Math.max(await latestVersion(this.o.store.dataDir, plan.name), ...Object.values(index.results)) + 1;
+      index.results[resultId] = version;
+      await this.o.store.writeVersions(plan.name, index);
+    }
     const upstream: Record<string, number> = {};
     for (const edge of this.o.graph.node(plan.name).inputs) upstream[`${edge.experiment}#${edge.output}`] = this.results.get(edge.experiment)!.version!;
-    const version = await writeVersion(this.o.dataDir, plan.name, {
+    const view = await materializeView(this.o.store, this.o.statCache, plan.name, {
       metadata: {
         name: plan.name,
+        version,
         replicates: plan.replicates,
         seed: cfg.seed,
         conditions: plan.conditions.map((c) => c.name),
@@ -197,9 +285,10 @@ export class Executor {
         upstream,
       },
       results,
-      files,
+      units: records.map((r) => ({ condition: r.condition, replicate: r.replicate, outputs: r.outputs })),
     }, this.o.tag);
-    this.finish({ name: plan.name, status: "built", version, units: exp.results, durationMs: duration });
+    const status = units.every((u) => u.cached) ? "cached" : "built";
+    this.finish({ name: plan.name, status, version, view, units: exp.results, durationMs: duration });
   }
 
   private finish(result: ExperimentResult): void {
@@ -226,7 +315,7 @@ export class Executor {
         return {
           kind: "ref",
           alias: d.alias,
-          path: join(this.o.dataDir, read.experiment, `v${version}`, `replicate_${read.replicate}`, read.condition, out.fileName),
+          path: join(this.o.store.dataDir, read.experiment, `v${version}`, `replicate_${read.replicate}`, read.condition, out.fileName),
           loader: out.loader ? ref("outputs", out.loader, up.modules) : undefined,
         };
       });

@@ -15,7 +15,7 @@ export interface PoolEvents {
 interface Slot {
   child: ChildProcess;
   ready: Promise<void>;
-  busy?: { unit: UnitSpec; resolve(o: UnitOutcome): void; started: number; stderrTail: string[] };
+  busy?: { unit: UnitSpec; resolve(o: UnitOutcome): void; started: number; stderrTail: string[]; dying?: boolean };
 }
 
 const WORKER = fileURLToPath(new URL("../runtime/worker.js", import.meta.url));
@@ -62,6 +62,11 @@ export class WorkerPool {
         if (isErr) {
           slot.busy.stderrTail.push(line);
           if (slot.busy.stderrTail.length > 20) slot.busy.stderrTail.shift();
+          // V8's fatal-error report (GC trace, native frames) says nothing the crash message does not.
+          if (slot.busy.dying || /^(<--- |FATAL ERROR:|\s*\d+: 0x[0-9a-f]+ )/.test(line)) {
+            slot.busy.dying = true;
+            return;
+          }
         }
         this.events.onLog(slot.busy.unit.id, line);
       });
@@ -77,7 +82,8 @@ export class WorkerPool {
       if (!this.closed) this.idle.push(slot);
       busy.resolve(msg.type === "done" ? { status: "ok", metrics: msg.metrics, durationMs: msg.durationMs } : { status: "failed", error: msg.error, durationMs: msg.durationMs });
     });
-    child.on("exit", (code, signal) => {
+    // "close" comes after the child's stdio has ended, so its last stderr lines are in hand.
+    child.on("close", (code, signal) => {
       this.all.delete(slot);
       const i = this.idle.indexOf(slot);
       if (i >= 0) this.idle.splice(i, 1);

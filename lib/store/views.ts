@@ -1,6 +1,10 @@
-import { mkdir, readdir, rename, rm } from "node:fs/promises";
+import { constants } from "node:fs";
+import { copyFile, mkdir, readdir, rename, rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { writeFileAtomic } from "./atomic.js";
+import { digestBytes, digestFile } from "../hash/digest.js";
+import type { StatCache } from "../hash/stat-cache.js";
+import { tempNameFor, writeFileAtomic } from "./atomic.js";
+import type { Store, StoredOutput } from "./store.js";
 
 /** `data/<exp>/v<N>/<condition>/results.json`: metrics of one condition. */
 export interface ResultsFile {
@@ -23,17 +27,21 @@ export interface MetadataFile {
   upstream: Record<string, number>;
 }
 
-/** Everything one finished experiment puts in a new version folder. */
-export interface VersionContent {
-  metadata: Omit<MetadataFile, "version">;
-  results: Record<string, ResultsFile>;
-  /** Files to move in: staging path -> path relative to the version folder. */
-  files: Array<{ from: string; to: string }>;
+/** One unit's part of a view. */
+export interface ViewUnit {
+  condition: string;
+  replicate: number;
+  outputs: Record<string, StoredOutput>;
 }
 
-export function versionDir(dataDir: string, experiment: string, version: number): string {
-  return join(dataDir, experiment, `v${version}`);
+/** Everything a version folder holds, derived from store records. */
+export interface ViewContent {
+  metadata: MetadataFile;
+  results: Record<string, ResultsFile>;
+  units: ViewUnit[];
 }
+
+export type ViewState = "created" | "repaired" | "intact";
 
 /** Highest `v<N>` folder of an experiment, or -1. */
 export async function latestVersion(dataDir: string, experiment: string): Promise<number> {
@@ -46,41 +54,73 @@ export async function latestVersion(dataDir: string, experiment: string): Promis
   return Math.max(-1, ...names.map((n) => /^v(\d+)$/.exec(n)).filter((m) => m !== null).map((m) => Number(m![1])));
 }
 
+/** Copies an object out of the store: a reflink where the filesystem can, else a copy. */
+async function restore(store: Store, out: StoredOutput, dest: string): Promise<void> {
+  await mkdir(dirname(dest), { recursive: true });
+  await copyFile(store.objectPath(out.digest), dest, constants.COPYFILE_FICLONE);
+}
+
+function jsonText(value: unknown): string {
+  return JSON.stringify(value, null, 2) + "\n";
+}
+
 /**
- * Assembles the version in a hidden temporary folder and renames it into place as the last
- * step: a `v<N>` folder that exists is always complete. Returns the version number taken.
+ * Makes `data/<exp>/v<N>` hold exactly `content`. A missing folder is assembled in a hidden
+ * temporary folder and renamed into place, so a `v<N>` that exists is complete; an existing
+ * one is checked file by file (by digest, through the stat cache) and any file that was edited
+ * or deleted is restored from the store before anything reads it.
  */
-export async function writeVersion(dataDir: string, experiment: string, content: VersionContent, tag: string): Promise<number> {
-  const expDir = join(dataDir, experiment);
-  const tmp = join(expDir, `.v-tmp-${tag}`);
-  await rm(tmp, { recursive: true, force: true });
-  await mkdir(tmp, { recursive: true });
-  try {
-    for (const f of content.files) {
-      const to = join(tmp, f.to);
-      await mkdir(dirname(to), { recursive: true });
-      await rename(f.from, to);
-    }
-    for (const [condition, results] of Object.entries(content.results)) {
-      await writeFileAtomic(join(tmp, condition, "results.json"), JSON.stringify(results, null, 2) + "\n");
-    }
-    for (let attempt = 0; ; attempt++) {
-      const version = (await latestVersion(dataDir, experiment)) + 1;
-      const metadata: MetadataFile = { ...content.metadata, version };
-      await writeFileAtomic(join(tmp, "metadata.json"), JSON.stringify(metadata, null, 2) + "\n");
-      try {
-        await rename(tmp, versionDir(dataDir, experiment, version));
-        return version;
-      } catch (err) {
-        // Another build took this number between our read and our rename: take the next.
-        const code = (err as NodeJS.ErrnoException).code;
-        if ((code !== "ENOTEMPTY" && code !== "EEXIST") || attempt > 20) throw err;
-      }
-    }
-  } catch (err) {
+export async function materializeView(store: Store, statCache: StatCache, experiment: string, content: ViewContent, tag: string): Promise<ViewState> {
+  const dir = join(store.dataDir, experiment, `v${content.metadata.version}`);
+  const jsonFiles: Array<{ rel: string; text: string }> = [
+    { rel: "metadata.json", text: jsonText(content.metadata) },
+    ...Object.entries(content.results).map(([c, r]) => ({ rel: `${c}/results.json`, text: jsonText(r) })),
+  ];
+  const outputs = content.units.flatMap((u) => Object.values(u.outputs).map((o) => ({ rel: `replicate_${u.replicate}/${u.condition}/${o.file}`, out: o })));
+
+  const exists = await readdir(dir).then(() => true, () => false);
+  if (!exists) {
+    const tmp = join(store.dataDir, experiment, `.v-tmp-${tag}`);
     await rm(tmp, { recursive: true, force: true });
-    throw err;
+    try {
+      for (const { rel, out } of outputs) await restore(store, out, join(tmp, rel));
+      for (const { rel, text } of jsonFiles) await writeFileAtomic(join(tmp, rel), text);
+      await rename(tmp, dir);
+    } catch (err) {
+      await rm(tmp, { recursive: true, force: true });
+      throw err;
+    }
+    for (const { rel, out } of outputs) await statCache.remember(join(dir, rel), "digest", out.digest);
+    for (const { rel, text } of jsonFiles) await statCache.remember(join(dir, rel), "digest", digestBytes(text));
+    return "created";
   }
+
+  let repaired = false;
+  const intact = async (path: string, digest: string) => {
+    try {
+      return (await statCache.get(path, "digest", () => digestFile(path))) === digest;
+    } catch {
+      return false;
+    }
+  };
+  for (const { rel, out } of outputs) {
+    const path = join(dir, rel);
+    if (await intact(path, out.digest)) continue;
+    const tmp = tempNameFor(path);
+    await restore(store, out, tmp);
+    await rename(tmp, path);
+    await statCache.remember(path, "digest", out.digest);
+    repaired = true;
+  }
+  for (const { rel, text } of jsonFiles) {
+    const path = join(dir, rel);
+    const digest = digestBytes(text);
+    if (await intact(path, digest)) continue;
+    await writeFileAtomic(path, text);
+    await statCache.remember(path, "digest", digest);
+    repaired = true;
+  }
+  return repaired ? "repaired" : "intact";
 }
 
 function pidAlive(pid: number): boolean {
@@ -93,13 +133,12 @@ function pidAlive(pid: number): boolean {
 }
 
 /**
- * Removes what a killed build left half-assembled: staging folders and hidden version folders
- * whose owning process is gone. Named `<pid>-<random>`, so a running build's are kept.
+ * Removes what a killed build left half-assembled: staging folders, hidden version folders and
+ * temporary files whose owning process is gone. Their names carry the owner's pid.
  */
 export async function cleanupStale(dataDir: string): Promise<void> {
-  const owner = (name: string) => Number(/(?:^|-)(\d+)-[0-9a-f]+$/.exec(name)?.[1] ?? NaN);
   const stale = (name: string) => {
-    const pid = owner(name);
+    const pid = Number(/(?:^|-)(\d+)-[0-9a-f]+$/.exec(name)?.[1] ?? NaN);
     return Number.isFinite(pid) && pid !== process.pid && !pidAlive(pid);
   };
   let entries: string[];

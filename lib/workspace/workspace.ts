@@ -88,7 +88,8 @@ export async function loadWorkspace(root: string): Promise<Workspace> {
   );
   errors.sort((a, b) => (a.location?.file ?? "").localeCompare(b.location?.file ?? "") || (a.location?.line ?? 0) - (b.location?.line ?? 0));
   if (errors.length > 0) throw new AggregateConfigError(errors);
-  experiments.sort((a, b) => a.name.localeCompare(b.name));
+  // Files finish loading in any order; sort so that messages and order never vary between runs.
+  experiments.sort((a, b) => a.name.localeCompare(b.name) || a.configFile.localeCompare(b.configFile));
   return { root, settings, experiments };
 }
 

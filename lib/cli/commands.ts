@@ -1,0 +1,167 @@
+import { join, relative } from "node:path";
+import { assess } from "../plan/assess.js";
+import { assessBuild, buildWorkspace, openWorkspace, prepareBuild, type PlanRequest } from "../api/build.js";
+import { ConsoleReporter } from "../report/console.js";
+import { reasonJson, renderAssessment } from "../report/assessment.js";
+import { renderGraph, type GraphFormat } from "../report/graph-format.js";
+import { renderSummary } from "../report/summary.js";
+import { makePaint, seconds, useColor } from "../report/style.js";
+import type { ExperimentResult } from "../run/executor.js";
+import type { Assessment } from "../plan/assess.js";
+import { LOCK_FILE } from "../lock/lockfile.js";
+
+/** Exit codes of every command. */
+export const EXIT = { ok: 0, failed: 1, usage: 2, interrupted: 130 } as const;
+
+export interface BuildFlags extends PlanRequest {
+  cwd: string;
+  jobs?: number;
+  failFast?: boolean;
+  dryRun?: boolean;
+  explain?: boolean;
+  frozen?: boolean;
+  json?: boolean;
+}
+
+function printJson(doc: unknown): void {
+  process.stdout.write(JSON.stringify(doc, null, 2) + "\n");
+}
+
+function assessmentJson(a: Assessment): Record<string, unknown> {
+  return { name: a.name, status: a.state, key: a.key ?? null, units: { total: a.total, toRun: a.toRun }, reasons: a.reasons.map(reasonJson) };
+}
+
+function resultJson(r: ExperimentResult, root: string, dataDir: string): Record<string, unknown> {
+  const outputs: Record<string, { digest: string; path: string }> = {};
+  for (const u of r.units) {
+    if (u.outcome.status !== "ok" || r.version === undefined) continue;
+    for (const o of Object.values(u.outcome.record.outputs)) {
+      const rel = `${u.condition}/replicate_${u.replicate}/${o.file}`;
+      outputs[rel] = { digest: o.digest, path: relative(root, join(dataDir, r.name, `v${r.version}`, `replicate_${u.replicate}`, u.condition, o.file)) };
+    }
+  }
+  const failed = r.units.filter((u) => u.outcome.status === "failed");
+  return {
+    name: r.name,
+    status: r.status,
+    version: r.version ?? null,
+    durationMs: Math.round(r.durationMs),
+    units: { total: r.units.length, ran: r.units.filter((u) => !u.cached).length, cached: r.units.filter((u) => u.cached).length, failed: failed.length },
+    errors: failed.map((u) => (u.outcome.status === "failed" ? { condition: u.condition, replicate: u.replicate, message: u.outcome.error.message, stack: u.outcome.error.stack } : null)),
+    skippedBecause: r.skippedBecause ?? null,
+    outputs,
+  };
+}
+
+export async function buildCommand(targets: string[], flags: BuildFlags): Promise<number> {
+  const started = performance.now();
+  const err = process.stderr;
+  const paint = makePaint(useColor(err));
+  const loaded = await openWorkspace(flags.cwd);
+  const request: PlanRequest = { targets, force: flags.force, forceAll: flags.forceAll, replicates: flags.replicates, treatments: flags.treatments };
+
+  if (flags.dryRun || flags.frozen || flags.explain) {
+    const prepared = await prepareBuild(loaded, request);
+    const assessments = [...(await assessBuild(prepared)).values()];
+    const stale = assessments.filter((a) => a.state !== "fresh");
+    if (flags.dryRun) {
+      if (flags.json) printJson({ command: "build", dryRun: true, ok: true, experiments: assessments.map(assessmentJson) });
+      else process.stdout.write((stale.length ? renderAssessment(stale, paint) : "nothing to build: everything is up to date") + "\n");
+      return EXIT.ok;
+    }
+    if (flags.frozen && stale.length > 0) {
+      if (flags.json) printJson({ command: "build", frozen: true, ok: false, experiments: assessments.map(assessmentJson) });
+      else err.write(`--frozen: ${stale.length} experiment${stale.length === 1 ? "" : "s"} would run:\n${renderAssessment(stale, paint)}\n`);
+      return EXIT.failed;
+    }
+    if (flags.explain && !flags.json) err.write((stale.length ? renderAssessment(stale, paint) : "everything is up to date") + "\n");
+  }
+
+  const reporter = new ConsoleReporter(err, paint);
+  const controller = new AbortController();
+  const onSignal = () => {
+    err.write("\ninterrupted: stopping workers and removing unfinished outputs\n");
+    controller.abort();
+  };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  try {
+    const outcome = await buildWorkspace(loaded, {
+      ...request,
+      jobs: flags.jobs,
+      failFast: flags.failFast,
+      events: reporter,
+      signal: controller.signal,
+      onWait: (m) => err.write(m + "\n"),
+    });
+    if (outcome.interrupted) return EXIT.interrupted;
+    const dataDir = join(loaded.workspace.root, loaded.workspace.settings.data);
+    if (flags.json) {
+      printJson({ command: "build", ok: outcome.ok, durationMs: Math.round(performance.now() - started), experiments: outcome.experiments.map((r) => resultJson(r, loaded.workspace.root, dataDir)) });
+      return outcome.ok ? EXIT.ok : EXIT.failed;
+    }
+    const outPaint = makePaint(useColor(process.stdout));
+    const summary = renderSummary(outcome.experiments, outcome.plan.targets, loaded.graph, loaded.workspace.root, dataDir, outPaint);
+    if (summary) process.stdout.write("\n" + summary + "\n");
+    const count = (s: string) => outcome.experiments.filter((e) => e.status === s).length;
+    const parts = [`${count("built")} built`];
+    if (count("cached")) parts.push(`${count("cached")} up to date`);
+    if (count("failed")) parts.push(`${count("failed")} failed`);
+    if (count("skipped")) parts.push(`${count("skipped")} skipped`);
+    const verdict = outcome.ok ? outPaint("green", "done") : outPaint("red", "build failed");
+    process.stdout.write(`\n${verdict}: ${parts.join(", ")} in ${seconds(performance.now() - started)}${outcome.lockWritten ? `; ${LOCK_FILE} updated` : ""}\n`);
+    return outcome.ok ? EXIT.ok : EXIT.failed;
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  }
+}
+
+export async function statusCommand(targets: string[], flags: { cwd: string; json?: boolean }): Promise<number> {
+  const loaded = await openWorkspace(flags.cwd);
+  const prepared = await prepareBuild(loaded, { targets });
+  const assessments = [...(await assessBuild(prepared)).values()];
+  await prepared.statCache.save();
+  if (flags.json) printJson({ command: "status", ok: true, experiments: assessments.map(assessmentJson) });
+  else process.stdout.write(renderAssessment(assessments, makePaint(useColor(process.stdout))) + "\n");
+  return EXIT.ok;
+}
+
+/**
+ * The pre-commit / CI check: does crystallize.lock match config, code and the upstream digests
+ * it records? Runs no user code and reads nothing under data/.
+ */
+export async function checkCommand(flags: { cwd: string; json?: boolean }): Promise<number> {
+  const loaded = await openWorkspace(flags.cwd);
+  const prepared = await prepareBuild(loaded, {});
+  const assessments = [
+    ...(await assess({ graph: loaded.graph, plan: prepared.plan, facts: prepared.facts, keyOf: prepared.keyOf, lock: prepared.lock, force: new Set(), source: { kind: "lock" } })).values(),
+  ];
+  await prepared.statCache.save();
+  const orphans = Object.keys(prepared.lock?.experiments ?? {}).filter((n) => !loaded.graph.nodes.has(n)).sort();
+  const stale = assessments.filter((a) => a.state !== "fresh");
+  const ok = stale.length === 0 && orphans.length === 0 && prepared.lock !== undefined;
+  if (flags.json) {
+    printJson({ command: "check", ok, lock: prepared.lock !== undefined, experiments: assessments.map(assessmentJson), removed: orphans });
+    return ok ? EXIT.ok : EXIT.failed;
+  }
+  const paint = makePaint(useColor(process.stdout));
+  if (prepared.lock === undefined) {
+    process.stdout.write(`no ${LOCK_FILE}: run \`crystallize build\` and commit the lock\n`);
+    return EXIT.failed;
+  }
+  if (ok) {
+    process.stdout.write(`${LOCK_FILE} matches all ${assessments.length} experiments\n`);
+    return EXIT.ok;
+  }
+  const lines = stale.length ? [renderAssessment(stale, paint)] : [];
+  for (const o of orphans) lines.push(`${paint("yellow", "stale  ")} ${o}: in ${LOCK_FILE} but no longer in the workspace`);
+  process.stdout.write(lines.join("\n") + `\n${LOCK_FILE} is out of date: run \`crystallize build\` and commit the lock\n`);
+  return EXIT.failed;
+}
+
+export async function graphCommand(targets: string[], opts: { format: GraphFormat; cwd: string }): Promise<number> {
+  const { graph } = await openWorkspace(opts.cwd);
+  process.stdout.write(renderGraph(graph, graph.closure(graph.resolveTargets(targets)), opts.format) + "\n");
+  return EXIT.ok;
+}

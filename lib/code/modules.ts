@@ -1,0 +1,129 @@
+import { readFileSync, statSync } from "node:fs";
+import { builtinModules } from "node:module";
+import { dirname, join, relative } from "node:path";
+import type { Digest } from "../hash/digest.js";
+import type { StatCache } from "../hash/stat-cache.js";
+import { toPosix } from "../workspace/workspace.js";
+import { analyzeModule, type ModuleInfo } from "./analyze.js";
+
+/** The code an experiment runs: its modules and every local module they import, transitively. */
+export interface CodeClosure {
+  /** Workspace-relative path -> normalised code digest. */
+  files: Record<string, Digest>;
+  /** Imported package -> installed version ("unresolved" when it cannot be found). */
+  packages: Record<string, string>;
+}
+
+const BUILTINS = new Set(builtinModules);
+
+/** Resolves a relative import the way Node + tsx do, including `./x.js` naming `./x.ts`. */
+export function resolveLocalImport(root: string, fromRel: string, specifier: string): string | undefined {
+  const base = join(root, dirname(fromRel), specifier);
+  const candidates = [base];
+  const m = /\.(m|c)?js$/.exec(base);
+  if (m) candidates.push(base.slice(0, -m[0].length) + `.${m[1] ?? ""}ts`);
+  for (const ext of [".ts", ".mts", ".cts", ".js", ".mjs", ".cjs", ".tsx", ".jsx"]) candidates.push(base + ext);
+  for (const ext of [".ts", ".js", ".mts", ".mjs"]) candidates.push(join(base, "index" + ext));
+  for (const c of candidates) {
+    try {
+      if (statSync(c).isFile()) return toPosix(relative(root, c));
+    } catch {
+      /* try the next candidate */
+    }
+  }
+  return undefined;
+}
+
+/** `lodash/fp` -> `lodash`, `@scope/pkg/x` -> `@scope/pkg`; undefined for builtins and our own API. */
+export function packageName(specifier: string): string | undefined {
+  if (specifier.startsWith("node:") || BUILTINS.has(specifier.split("/")[0]) || specifier === "crystallize") return undefined;
+  const parts = specifier.split("/");
+  return specifier.startsWith("@") ? parts.slice(0, 2).join("/") : parts[0];
+}
+
+/**
+ * Static knowledge of a workspace's user modules, read once per file per build and remembered
+ * across builds by stat.
+ */
+export class ModuleIndex {
+  private readonly memo = new Map<string, Promise<ModuleInfo>>();
+  private readonly versions = new Map<string, string>();
+
+  constructor(private readonly root: string, private readonly statCache: StatCache) {}
+
+  analyze(rel: string): Promise<ModuleInfo> {
+    let p = this.memo.get(rel);
+    if (!p) {
+      const abs = join(this.root, rel);
+      p = this.statCache.get(abs, "module", () => analyzeModule(abs, rel));
+      this.memo.set(rel, p);
+    }
+    return p;
+  }
+
+  /** Exports of a module, following local `export * from` chains; null when not statically known. */
+  async exportsOf(rel: string, seen = new Set<string>()): Promise<string[] | null> {
+    if (seen.has(rel)) return [];
+    seen.add(rel);
+    const info = await this.analyze(rel);
+    if (info.exports === null) return null;
+    const names = [...info.exports];
+    for (const spec of info.starExports) {
+      const target = resolveLocalImport(this.root, rel, spec);
+      if (!target) return null;
+      const more = await this.exportsOf(target, seen);
+      if (more === null) return null;
+      names.push(...more.filter((n) => n !== "default"));
+    }
+    return names;
+  }
+
+  /** The local import closure of `entries` (workspace-relative), with package versions. */
+  async closure(entries: string[]): Promise<CodeClosure> {
+    const files: Record<string, Digest> = {};
+    const packages: Record<string, string> = {};
+    const queue = [...entries];
+    while (queue.length > 0) {
+      const batch = queue.splice(0).filter((rel) => !(rel in files));
+      const infos = await Promise.all(batch.map((rel) => this.analyze(rel)));
+      batch.forEach((rel, i) => {
+        if (rel in files) return;
+        files[rel] = infos[i].digest;
+        for (const spec of infos[i].imports) {
+          if (spec.startsWith(".") || spec.startsWith("/")) {
+            const target = resolveLocalImport(this.root, rel, spec);
+            // An import that resolves nowhere fails at run time; it still marks the key.
+            if (target === undefined) packages[`unresolved:${spec}`] = "missing";
+            else if (!(target in files)) queue.push(target);
+          } else {
+            const name = packageName(spec);
+            if (name) packages[name] = this.packageVersion(dirname(join(this.root, rel)), name);
+          }
+        }
+      });
+    }
+    return { files: sortRecord(files), packages: sortRecord(packages) };
+  }
+
+  /** The version Node would load for `name` imported from `dir`, found by walking up node_modules. */
+  private packageVersion(dir: string, name: string): string {
+    const memoKey = `${dir}\0${name}`;
+    const known = this.versions.get(memoKey);
+    if (known) return known;
+    let version = "unresolved";
+    for (let d = dir; ; d = dirname(d)) {
+      try {
+        version = String(JSON.parse(readFileSync(join(d, "node_modules", name, "package.json"), "utf8")).version ?? "unknown");
+        break;
+      } catch {
+        if (dirname(d) === d) break;
+      }
+    }
+    this.versions.set(memoKey, version);
+    return version;
+  }
+}
+
+function sortRecord<T>(r: Record<string, T>): Record<string, T> {
+  return Object.fromEntries(Object.entries(r).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}

@@ -1,0 +1,44 @@
+import { join, relative } from "node:path";
+import fg from "fast-glob";
+import type { ExperimentConfig } from "../config/types.js";
+import type { ModuleIndex } from "../code/modules.js";
+import { toPosix } from "../workspace/workspace.js";
+import { digestBytes, digestFile, digestValue, type Digest } from "./digest.js";
+import type { ExperimentFacts } from "./keys.js";
+import type { StatCache } from "./stat-cache.js";
+
+export const RUNTIME = `node${process.versions.node.split(".")[0]}`;
+
+/**
+ * Reads what keys are made of: each experiment's code closure, declared input files and env
+ * values. Effects only; keys themselves are computed by pure functions from these facts.
+ */
+export async function gatherFacts(root: string, configs: ExperimentConfig[], modules: ModuleIndex, statCache: StatCache): Promise<Map<string, ExperimentFacts>> {
+  const entries = await Promise.all(
+    configs.map(async (cfg): Promise<[string, ExperimentFacts]> => {
+      const code = await modules.closure(Object.values(cfg.modules).filter((m): m is string => m !== undefined));
+      const inputs: Record<string, Digest> = {};
+      if (cfg.inputs.length > 0) {
+        const files = await fg(cfg.inputs, { cwd: join(root, cfg.dir), onlyFiles: true, dot: false, absolute: true });
+        for (const abs of files.sort()) inputs[toPosix(relative(root, abs))] = await statCache.get(abs, "digest", () => digestFile(abs));
+      }
+      const env: Record<string, Digest | null> = {};
+      for (const name of cfg.env) env[name] = process.env[name] === undefined ? null : digestBytes(process.env[name]!);
+      return [cfg.name, { code, inputs, env, runtime: RUNTIME }];
+    }),
+  );
+  return new Map(entries);
+}
+
+/** Digest of an upstream output's loader code (it runs inside the reading unit), or null. */
+export async function loaderDigests(configs: ExperimentConfig[], modules: ModuleIndex): Promise<Map<string, Digest | null>> {
+  const out = new Map<string, Digest | null>();
+  for (const cfg of configs) {
+    for (const o of cfg.outputs) {
+      const id = `${cfg.name}#${o.alias}`;
+      if (!o.loader || !cfg.modules.outputs) out.set(id, null);
+      else out.set(id, digestValue(await modules.closure([cfg.modules.outputs])));
+    }
+  }
+  return out;
+}

@@ -1,0 +1,87 @@
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { parse, stringify } from "yaml";
+import type { Digest } from "../hash/digest.js";
+import type { NormalizedConfig } from "../hash/keys.js";
+import { CrystallizeError } from "../errors/error.js";
+import { writeFileAtomic } from "../store/atomic.js";
+
+export const LOCK_FILE = "crystallize.lock";
+const LOCK_VERSION = 1;
+
+/** One experiment's entry in `crystallize.lock`: what its current result was built from. */
+export interface LockEntry {
+  /** Digest of the experiment's unit keys: equal keys, equal results. */
+  key: Digest;
+  /** The `data/<exp>/v<N>` folder holding this result. */
+  version: number;
+  /** The normalised config the result was built from (values, never environment values). */
+  params: NormalizedConfig;
+  /** Code files (the experiment's modules and their local imports) -> normalised digest. */
+  code: Record<string, Digest>;
+  /** Imported packages -> version. */
+  packages: Record<string, string>;
+  /** Declared input files -> content digest. */
+  inputs: Record<string, Digest>;
+  /** Declared environment variable names -> digest of the value (null: unset). */
+  env: Record<string, Digest | null>;
+  /** Node major version the code ran on. */
+  runtime: string;
+  /** `experiment#output` -> `condition/replicate_<r>` of this experiment -> digest of the file read. */
+  upstream: Record<string, Record<string, Digest>>;
+  /** `condition/replicate_<r>/<file_name>` -> content digest. */
+  outputs: Record<string, Digest>;
+}
+
+export interface LockFile {
+  version: number;
+  experiments: Record<string, LockEntry>;
+}
+
+const HEADER = "# crystallize.lock: written by `crystallize build`, checked by `crystallize check`.\n# Commit it. Do not edit it by hand.\n";
+
+export async function readLock(root: string): Promise<LockFile | undefined> {
+  let text: string;
+  try {
+    text = await readFile(join(root, LOCK_FILE), "utf8");
+  } catch {
+    return undefined;
+  }
+  let parsed: unknown;
+  try {
+    parsed = parse(text);
+  } catch (err) {
+    throw new CrystallizeError("LOCK_FILE", `${LOCK_FILE} is not valid YAML: ${(err as Error).message.split("\n")[0]}`, {
+      location: { file: LOCK_FILE },
+      hint: "restore it from git, or delete it and run `crystallize build` to write a new one",
+    });
+  }
+  const lock = parsed as LockFile | null;
+  if (!lock || typeof lock !== "object" || typeof lock.experiments !== "object" || lock.experiments === null) {
+    throw new CrystallizeError("LOCK_FILE", `${LOCK_FILE} has an unexpected shape`, { location: { file: LOCK_FILE }, hint: "restore it from git, or delete it and rebuild" });
+  }
+  if (lock.version !== LOCK_VERSION) {
+    throw new CrystallizeError("LOCK_FILE", `${LOCK_FILE} has format version ${lock.version}; this crystallize writes version ${LOCK_VERSION}`, {
+      location: { file: LOCK_FILE },
+      hint: "use the crystallize version that wrote it, or delete it and rebuild",
+    });
+  }
+  return lock;
+}
+
+/** Sorted, stable and diff-friendly: the same lock always serialises to the same bytes. */
+export function serializeLock(lock: LockFile): string {
+  return HEADER + stringify({ version: lock.version, experiments: lock.experiments }, { sortMapEntries: true, lineWidth: 0, aliasDuplicateObjects: false });
+}
+
+/** Writes the lock only when its bytes change, atomically. Returns whether it was written. */
+export async function writeLock(root: string, lock: LockFile, previousText?: string): Promise<boolean> {
+  const text = serializeLock(lock);
+  if (text === previousText) return false;
+  await writeFileAtomic(join(root, LOCK_FILE), text);
+  return true;
+}
+
+export function emptyLock(): LockFile {
+  return { version: LOCK_VERSION, experiments: {} };
+}

@@ -1,0 +1,146 @@
+import { chmod, mkdir, readFile, rename, rm, stat, unlink } from "node:fs/promises";
+import { join } from "node:path";
+import { digestFile, type Digest } from "../hash/digest.js";
+import type { UnitKey } from "../hash/keys.js";
+import type { StatCache } from "../hash/stat-cache.js";
+import { writeFileAtomic } from "./atomic.js";
+
+/** One output file of a unit, as stored. */
+export interface StoredOutput {
+  /** File name inside `replicate_<r>/<condition>/`. */
+  file: string;
+  digest: Digest;
+  size: number;
+}
+
+/**
+ * The result of one successful unit: `data/.store/units/<key>.json`. Written only after every
+ * output object is in the store, so a record that exists is complete.
+ */
+export interface UnitRecord {
+  key: UnitKey;
+  /** Informational: the experiment, condition and replicate that produced it. */
+  experiment: string;
+  condition: string;
+  replicate: number;
+  seed: number;
+  /** Output alias -> stored file. */
+  outputs: Record<string, StoredOutput>;
+  /** Metric name -> values recorded, in order. */
+  metrics: Record<string, unknown[]>;
+  /** How long the unit ran, for scheduling and ETAs. */
+  durationMs: number;
+}
+
+/** A unit that failed: remembered so that `status` can say why it will run again. */
+export interface FailureRecord {
+  key: UnitKey;
+  message: string;
+}
+
+/** `data/.store/versions/<exp>.json`: which version folder holds which result. */
+export interface VersionIndex {
+  /** Result digest -> version number. */
+  results: Record<string, number>;
+}
+
+/**
+ * The content-addressed store under `data/.store/`: objects by content digest, one record per
+ * unit key, failure notes, and the version index. Objects are written by rename (so an object
+ * that exists is whole) and made read-only.
+ */
+export class Store {
+  readonly dir: string;
+
+  constructor(readonly dataDir: string, private readonly statCache: StatCache) {
+    this.dir = join(dataDir, ".store");
+  }
+
+  objectPath(digest: Digest): string {
+    return join(this.dir, "objects", digest.slice(0, 2), digest.slice(2));
+  }
+
+  private recordPath(key: UnitKey): string {
+    return join(this.dir, "units", key.slice(0, 2), `${key.slice(2)}.json`);
+  }
+
+  private failurePath(key: UnitKey): string {
+    return join(this.dir, "failures", `${key}.json`);
+  }
+
+  /** The object's content still has its digest (re-hashed only when its stat changed). */
+  async verifyObject(digest: Digest, size: number): Promise<boolean> {
+    const path = this.objectPath(digest);
+    try {
+      if ((await stat(path)).size !== size) return false;
+      return (await this.statCache.get(path, "digest", () => digestFile(path))) === digest;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * A usable record for `key`: it parses and every object it names is present and intact.
+   * Anything less is a miss, so a damaged store is rebuilt from, never served.
+   */
+  async lookup(key: UnitKey): Promise<UnitRecord | undefined> {
+    let record: UnitRecord;
+    try {
+      record = JSON.parse(await readFile(this.recordPath(key), "utf8")) as UnitRecord;
+    } catch {
+      return undefined;
+    }
+    if (record.key !== key || typeof record.outputs !== "object") return undefined;
+    for (const out of Object.values(record.outputs)) {
+      if (!(await this.verifyObject(out.digest, out.size))) return undefined;
+    }
+    return record;
+  }
+
+  /** Moves a staged file into the store; returns its digest. Identical content is stored once. */
+  async ingest(staged: string): Promise<{ digest: Digest; size: number }> {
+    const digest = await digestFile(staged);
+    const { size } = await stat(staged);
+    const target = this.objectPath(digest);
+    if (await this.verifyObject(digest, size)) {
+      await unlink(staged);
+    } else {
+      await mkdir(join(target, ".."), { recursive: true });
+      await chmod(staged, 0o444);
+      await rename(staged, target);
+    }
+    return { digest, size };
+  }
+
+  async writeRecord(record: UnitRecord): Promise<void> {
+    await writeFileAtomic(this.recordPath(record.key), JSON.stringify(record));
+    await rm(this.failurePath(record.key), { force: true });
+  }
+
+  async markFailed(key: UnitKey, message: string): Promise<void> {
+    const failure: FailureRecord = { key, message };
+    await writeFileAtomic(this.failurePath(key), JSON.stringify(failure));
+  }
+
+  async failure(key: UnitKey): Promise<FailureRecord | undefined> {
+    try {
+      return JSON.parse(await readFile(this.failurePath(key), "utf8")) as FailureRecord;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async readVersions(experiment: string): Promise<VersionIndex> {
+    try {
+      const parsed = JSON.parse(await readFile(join(this.dir, "versions", `${experiment}.json`), "utf8")) as VersionIndex;
+      if (parsed && typeof parsed.results === "object") return parsed;
+    } catch {
+      /* no index yet */
+    }
+    return { results: {} };
+  }
+
+  async writeVersions(experiment: string, index: VersionIndex): Promise<void> {
+    await writeFileAtomic(join(this.dir, "versions", `${experiment}.json`), JSON.stringify(index, null, 1));
+  }
+}
