@@ -102,13 +102,15 @@ replicates("each replicate gets seed + r*31337 shared by conditions; two builds 
   assert.equal(results(ws, "r", "t").metrics.seed, first.metrics.seed, "conditions share replicate seeds");
   assert.equal(results(ws, "r", "t").metrics.x, first.metrics.x, "same seed, same draws");
   assert.is(new Set(first.metrics.x).size, 3, "replicates draw differently");
-  assert.is((await runCli(["build"], ws)).code, 0);
-  for (let rep = 0; rep < 3; rep++) {
-    const a = readFileSync(join(ws, `data/r/v0/replicate_${rep}/baseline/o.txt`), "utf8");
-    const b = readFileSync(join(ws, `data/r/v1/replicate_${rep}/baseline/o.txt`), "utf8");
-    assert.is(a, b);
-  }
-  assert.equal(results(ws, "r", "baseline", 1).metrics, first.metrics);
+  const before = readdirSync(join(ws, "data/r/v0/replicate_1/baseline")).map((f) => readFileSync(join(ws, "data/r/v0/replicate_1/baseline", f), "utf8"));
+  const lockBefore = readFileSync(join(ws, "crystallize.lock"), "utf8");
+  const again = await runCli(["build", "--force"], ws);
+  assert.is(again.code, 0, again.output);
+  assert.match(again.stderr, /▸ r/, "--force really reran it");
+  assert.equal(readdirSync(join(ws, "data/r")).filter((n) => !n.startsWith(".")), ["v0"], "identical result: no new version");
+  const after = readdirSync(join(ws, "data/r/v0/replicate_1/baseline")).map((f) => readFileSync(join(ws, "data/r/v0/replicate_1/baseline", f), "utf8"));
+  assert.equal(after, before);
+  assert.is(readFileSync(join(ws, "crystallize.lock"), "utf8"), lockBefore, "same outputs, same lock");
 });
 
 replicates("replicate r reads upstream replicate r % n", async () => {
