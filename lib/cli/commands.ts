@@ -1,6 +1,10 @@
 import { join, relative } from "node:path";
 import { assess } from "../plan/assess.js";
-import { assessBuild, buildWorkspace, openWorkspace, prepareBuild, type PlanRequest } from "../api/build.js";
+import { assessBuild, buildWorkspace, openWorkspace, prepareBuild, withWorkspaceLock, type PlanRequest } from "../api/build.js";
+import { readLock } from "../lock/lockfile.js";
+import { collectGarbage } from "../store/gc.js";
+import { StatCache } from "../hash/stat-cache.js";
+import { Store } from "../store/store.js";
 import { ConsoleReporter } from "../report/console.js";
 import { reasonJson, renderAssessment } from "../report/assessment.js";
 import { renderGraph, type GraphFormat } from "../report/graph-format.js";
@@ -163,5 +167,23 @@ export async function checkCommand(flags: { cwd: string; json?: boolean }): Prom
 export async function graphCommand(targets: string[], opts: { format: GraphFormat; cwd: string }): Promise<number> {
   const { graph } = await openWorkspace(opts.cwd);
   process.stdout.write(renderGraph(graph, graph.closure(graph.resolveTargets(targets)), opts.format) + "\n");
+  return EXIT.ok;
+}
+
+/** `crystallize gc`: drop store objects and records no lock entry or version folder uses. */
+export async function gcCommand(flags: { cwd: string; dryRun?: boolean; json?: boolean }): Promise<number> {
+  const loaded = await openWorkspace(flags.cwd);
+  const root = loaded.workspace.root;
+  const report = await withWorkspaceLock(root, "gc", (m) => process.stderr.write(m + "\n"), async () => {
+    const store = new Store(join(root, loaded.workspace.settings.data), StatCache.load(undefined));
+    return collectGarbage(store, await readLock(root), [...loaded.graph.nodes.keys()], flags.dryRun ?? false);
+  });
+  if (flags.json) {
+    printJson({ command: "gc", dryRun: flags.dryRun ?? false, ...report });
+    return EXIT.ok;
+  }
+  const mb = (report.bytes / 1e6).toFixed(1);
+  const verb = flags.dryRun ? "would remove" : "removed";
+  process.stdout.write(`${verb} ${report.objects} objects (${mb} MB), ${report.records} records, ${report.versions} forgotten versions\n`);
   return EXIT.ok;
 }

@@ -2,7 +2,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from "commander
 import { AggregateConfigError } from "../config/load.js";
 import { CrystallizeError } from "../errors/error.js";
 import { GRAPH_FORMATS } from "../report/graph-format.js";
-import { buildCommand, checkCommand, EXIT, graphCommand, statusCommand } from "./commands.js";
+import { buildCommand, checkCommand, EXIT, gcCommand, graphCommand, statusCommand } from "./commands.js";
 import { formatForTerminal } from "./errors.js";
 
 function positiveInt(value: string): number {
@@ -60,6 +60,12 @@ function program(setExit: (code: Promise<number>) => void): Command {
     .argument("[targets...]", "show only these and their upstream")
     .addOption(new Option("--format <format>", "output format").choices(GRAPH_FORMATS).default("text"))
     .action((targets: string[], o) => setExit(graphCommand(targets, { format: o.format, cwd: cwd() })));
+  cmd
+    .command("gc")
+    .description("remove store objects and records that neither crystallize.lock nor a version folder uses")
+    .option("--dry-run", "say what would be removed, remove nothing")
+    .option("--json", "print one JSON document")
+    .action((o) => setExit(gcCommand({ dryRun: o.dryRun, json: o.json, cwd: cwd() })));
   return cmd;
 }
 

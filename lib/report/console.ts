@@ -20,7 +20,9 @@ export class ConsoleReporter implements ExecutionEvents {
   }
 
   experimentFinished(r: ExperimentResult): void {
-    if (r.status === "built") {
+    if (r.status === "cached") {
+      if (r.view === "created" || r.view === "repaired") this.write(`${this.paint("green", "✓")} ${r.name}` + this.paint("dim", `  v${r.version}  ${r.view === "created" ? "restored" : "repaired"} from the store`));
+    } else if (r.status === "built") {
       this.write(`${this.paint("green", "✓")} ${r.name}` + this.paint("dim", `  v${r.version}  ${seconds(r.durationMs)}`));
     } else if (r.status === "failed") {
       const failed = r.units.filter((u) => u.outcome.status === "failed");

@@ -270,6 +270,7 @@ export class Executor {
     if (version === undefined) {
       version = Math.max(await latestVersion(this.o.store.dataDir, plan.name), ...Object.values(index.results)) + 1;
       index.results[resultId] = version;
+      index.units[version] = records.map((r) => r.key);
       await this.o.store.writeVersions(plan.name, index);
     }
     const upstream: Record<string, number> = {};

@@ -42,6 +42,8 @@ export interface FailureRecord {
 export interface VersionIndex {
   /** Result digest -> version number. */
   results: Record<string, number>;
+  /** Version number -> the unit keys whose records make it up (what gc keeps). */
+  units: Record<string, UnitKey[]>;
 }
 
 /**
@@ -133,11 +135,11 @@ export class Store {
   async readVersions(experiment: string): Promise<VersionIndex> {
     try {
       const parsed = JSON.parse(await readFile(join(this.dir, "versions", `${experiment}.json`), "utf8")) as VersionIndex;
-      if (parsed && typeof parsed.results === "object") return parsed;
+      if (parsed && typeof parsed.results === "object") return { results: parsed.results, units: parsed.units ?? {} };
     } catch {
       /* no index yet */
     }
-    return { results: {} };
+    return { results: {}, units: {} };
   }
 
   async writeVersions(experiment: string, index: VersionIndex): Promise<void> {
