@@ -10,7 +10,9 @@ export const BIN = join(REPO, "bin", "crystallize.js");
 /** A fresh temp folder holding a copy of fixtures/<name> (no node_modules: imports must resolve anyway). */
 export function copyFixture(name: string): string {
   const dir = mkdtempSync(join(tmpdir(), `cz-${name}-`));
-  cpSync(join(REPO, "fixtures", name), dir, { recursive: true, filter: (src) => !src.includes("/data/") && !src.endsWith("/data") });
+  // What a fresh clone has: no data, no lock, no tool state from a local run.
+  const local = /\/(data|\.crystallize)(\/|$)|\/crystallize\.lock$/;
+  cpSync(join(REPO, "fixtures", name), dir, { recursive: true, filter: (src) => !local.test(src.slice(join(REPO, "fixtures", name).length)) });
   return dir;
 }
 
