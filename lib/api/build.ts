@@ -9,7 +9,7 @@ import { initHasher, type Digest } from "../hash/digest.js";
 import { gatherFacts, loaderDigests } from "../hash/facts.js";
 import { experimentKey, normalizeConfig, unitKey, type ExperimentFacts } from "../hash/keys.js";
 import { StatCache } from "../hash/stat-cache.js";
-import { emptyLock, LOCK_FILE, readLock, writeLock, type LockEntry, type LockFile } from "../lock/lockfile.js";
+import { emptyLock, readLock, writeLock, type LockEntry, type LockFile } from "../lock/lockfile.js";
 import { assess, type Assessment } from "../plan/assess.js";
 import { planBuild, type BuildPlan, type PlanOptions } from "../plan/plan.js";
 import { criticalPathPriority } from "../plan/priority.js";
@@ -23,17 +23,21 @@ import { findRoot, loadWorkspace, type Workspace } from "../workspace/workspace.
 export interface LoadedWorkspace {
   workspace: Workspace;
   graph: Graph;
-}
-
-/** Finds the workspace above `cwd`, validates every config and builds the graph. */
-export async function openWorkspace(cwd: string): Promise<LoadedWorkspace> {
-  await initHasher();
-  const workspace = await loadWorkspace(findRoot(cwd));
-  return { workspace, graph: Graph.build(workspace.experiments) };
+  /** File facts remembered across runs in `.crystallize/stat-cache.json`. */
+  statCache: StatCache;
 }
 
 /** Tool state that is not data: the stat cache, timings and the build lock. Never committed. */
 export const STATE_DIR = ".crystallize";
+
+/** Finds the workspace above `cwd`, validates every config and builds the graph. */
+export async function openWorkspace(cwd: string): Promise<LoadedWorkspace> {
+  await initHasher();
+  const root = findRoot(cwd);
+  const statCache = StatCache.load(join(root, STATE_DIR, "stat-cache.json"));
+  const workspace = await loadWorkspace(root, statCache);
+  return { workspace, graph: Graph.build(workspace.experiments), statCache };
+}
 
 export interface PlanRequest extends PlanOptions {
   /** Experiment names (or folder paths); empty: every experiment. */
@@ -53,7 +57,6 @@ export interface PreparedBuild {
   singles: Map<string, string | undefined>;
   keyOf: KeyFn;
   lock: LockFile | undefined;
-  lockText: string | undefined;
   statCache: StatCache;
   store: Store;
   dataDir: string;
@@ -66,7 +69,7 @@ export async function prepareBuild(loaded: LoadedWorkspace, request: PlanRequest
   const targets = graph.resolveTargets(request.targets ?? []);
   const plan = planBuild(graph, targets, request);
   const configs = plan.experiments.map((e) => graph.node(e.name).config);
-  const statCache = StatCache.load(join(root, STATE_DIR, "stat-cache.json"));
+  const statCache = loaded.statCache;
   const modules = new ModuleIndex(root, statCache);
   const singles = await checkExports(configs, modules);
   const facts = await gatherFacts(root, configs, modules, statCache);
@@ -82,16 +85,10 @@ export async function prepareBuild(loaded: LoadedWorkspace, request: PlanRequest
       seed: unit.seed,
       reads: unit.reads.map((r) => ({ alias: r.alias, digest: readDigest(r), loader: loaders.get(`${r.experiment}#${r.output}`) ?? null })),
     });
-  let lockText: string | undefined;
-  try {
-    lockText = readFileSync(join(root, LOCK_FILE), "utf8");
-  } catch {
-    lockText = undefined;
-  }
-  const lock = lockText === undefined ? undefined : await readLock(root);
+  const lock = await readLock(root, statCache);
   const force = new Set(request.forceAll ? plan.experiments.map((e) => e.name) : request.force ? (targets.length ? targets : plan.experiments.map((e) => e.name)) : []);
   const dataDir = join(root, workspace.settings.data);
-  return { loaded, plan, force, facts, singles, keyOf, lock, lockText, statCache, store: new Store(dataDir, statCache), dataDir };
+  return { loaded, plan, force, facts, singles, keyOf, lock, statCache, store: new Store(dataDir, statCache), dataDir };
 }
 
 /** `status` and `build --dry-run`: what would run and why, reading the store but running nothing. */
@@ -252,7 +249,7 @@ async function recordLock(p: PreparedBuild, experiments: ExperimentResult[]): Pr
   }
   const names = new Set(p.loaded.graph.nodes.keys());
   for (const name of Object.keys(lock.experiments)) if (!names.has(name)) delete lock.experiments[name];
-  return writeLock(p.loaded.workspace.root, lock, p.lockText);
+  return writeLock(p.loaded.workspace.root, lock, p.lock, p.statCache);
 }
 
 async function saveTimings(root: string, timings: Record<string, number>, experiments: ExperimentResult[]): Promise<void> {

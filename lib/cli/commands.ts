@@ -3,7 +3,6 @@ import { assess } from "../plan/assess.js";
 import { assessBuild, buildWorkspace, openWorkspace, prepareBuild, withWorkspaceLock, type PlanRequest } from "../api/build.js";
 import { readLock } from "../lock/lockfile.js";
 import { collectGarbage } from "../store/gc.js";
-import { StatCache } from "../hash/stat-cache.js";
 import { Store } from "../store/store.js";
 import { ConsoleReporter } from "../report/console.js";
 import { reasonJson, renderAssessment } from "../report/assessment.js";
@@ -175,8 +174,8 @@ export async function gcCommand(flags: { cwd: string; dryRun?: boolean; json?: b
   const loaded = await openWorkspace(flags.cwd);
   const root = loaded.workspace.root;
   const report = await withWorkspaceLock(root, "gc", (m) => process.stderr.write(m + "\n"), async () => {
-    const store = new Store(join(root, loaded.workspace.settings.data), StatCache.load(undefined));
-    return collectGarbage(store, await readLock(root), [...loaded.graph.nodes.keys()], flags.dryRun ?? false);
+    const store = new Store(join(root, loaded.workspace.settings.data), loaded.statCache);
+    return collectGarbage(store, await readLock(root, loaded.statCache), [...loaded.graph.nodes.keys()], flags.dryRun ?? false);
   });
   if (flags.json) {
     printJson({ command: "gc", dryRun: flags.dryRun ?? false, ...report });

@@ -1,7 +1,6 @@
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { AggregateConfigError } from "../config/load.js";
-import { CrystallizeError, formatError } from "../errors/error.js";
+import { AggregateConfigError, CrystallizeError, formatError } from "../errors/error.js";
 import { findRoot } from "../workspace/workspace.js";
 
 /** Where error locations are relative to: the workspace root, when there is one. */

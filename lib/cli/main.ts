@@ -1,6 +1,5 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
-import { AggregateConfigError } from "../config/load.js";
-import { CrystallizeError } from "../errors/error.js";
+import { AggregateConfigError, CrystallizeError } from "../errors/error.js";
 import { GRAPH_FORMATS } from "../report/graph-format.js";
 import { buildCommand, checkCommand, EXIT, gcCommand, graphCommand, statusCommand } from "./commands.js";
 import { formatForTerminal } from "./errors.js";

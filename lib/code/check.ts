@@ -1,6 +1,5 @@
 import type { ExperimentConfig, ModuleRole } from "../config/types.js";
-import { AggregateConfigError } from "../config/load.js";
-import { CrystallizeError, didYouMean, type SourceLocation } from "../errors/error.js";
+import { AggregateConfigError, CrystallizeError, didYouMean, type SourceLocation } from "../errors/error.js";
 import type { ModuleIndex } from "./modules.js";
 
 /** Built-in verifiers, usable in `hypotheses` without a verifiers module. */

@@ -1,5 +1,5 @@
 import { isMap, isPair, isScalar, isSeq, type Node, type Pair, type YAMLMap } from "yaml";
-import { CrystallizeError, didYouMean } from "../errors/error.js";
+import { AggregateConfigError, CrystallizeError, didYouMean } from "../errors/error.js";
 import { describeNode, YamlSource } from "./source.js";
 import {
   BASELINE,
@@ -46,15 +46,6 @@ export function parseConfig(text: string, info: ConfigFileInfo): ExperimentConfi
   const cfg = v.experiment(info);
   if (v.errors.length > 0) throw v.errors.length === 1 ? v.errors[0] : new AggregateConfigError(v.errors);
   return cfg;
-}
-
-/** Several problems in one config file. */
-export class AggregateConfigError extends Error {
-  readonly errors: CrystallizeError[];
-  constructor(errors: CrystallizeError[]) {
-    super(errors.map((e) => e.message).join("\n"));
-    this.errors = errors;
-  }
 }
 
 class Validator {

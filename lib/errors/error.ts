@@ -53,12 +53,12 @@ export class CrystallizeError extends Error {
   }
 }
 
-/** Several errors found in one pass (config loading reports them all, not the first). */
-export class CrystallizeErrors extends Error {
+/** Several problems found in one pass: config loading reports them all, not the first. */
+export class AggregateConfigError extends Error {
   readonly errors: CrystallizeError[];
   constructor(errors: CrystallizeError[]) {
     super(errors.map((e) => e.message).join("\n"));
-    this.name = "CrystallizeErrors";
+    this.name = "AggregateConfigError";
     this.errors = errors;
   }
 }

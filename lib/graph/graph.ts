@@ -1,6 +1,5 @@
 import type { ExperimentConfig } from "../config/types.js";
-import { CrystallizeError, didYouMean } from "../errors/error.js";
-import { AggregateConfigError } from "../config/load.js";
+import { AggregateConfigError, CrystallizeError, didYouMean } from "../errors/error.js";
 
 /** One resolved `experiment#output` read by a datasource alias. */
 export interface Edge {

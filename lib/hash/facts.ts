@@ -1,5 +1,4 @@
 import { join, relative } from "node:path";
-import fg from "fast-glob";
 import type { ExperimentConfig } from "../config/types.js";
 import type { ModuleIndex } from "../code/modules.js";
 import { toPosix } from "../workspace/workspace.js";
@@ -19,6 +18,7 @@ export async function gatherFacts(root: string, configs: ExperimentConfig[], mod
       const code = await modules.closure(Object.values(cfg.modules).filter((m): m is string => m !== undefined));
       const inputs: Record<string, Digest> = {};
       if (cfg.inputs.length > 0) {
+        const { default: fg } = await import("fast-glob");
         const files = await fg(cfg.inputs, { cwd: join(root, cfg.dir), onlyFiles: true, dot: false, absolute: true });
         for (const abs of files.sort()) inputs[toPosix(relative(root, abs))] = await statCache.get(abs, "digest", () => digestFile(abs));
       }

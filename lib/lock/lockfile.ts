@@ -1,7 +1,7 @@
-import { readFile } from "node:fs/promises";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { parse, stringify } from "yaml";
-import type { Digest } from "../hash/digest.js";
+import { canonicalJson, type Digest } from "../hash/digest.js";
+import type { StatCache } from "../hash/stat-cache.js";
 import type { NormalizedConfig } from "../hash/keys.js";
 import { CrystallizeError } from "../errors/error.js";
 import { writeFileAtomic } from "../store/atomic.js";
@@ -40,13 +40,16 @@ export interface LockFile {
 
 const HEADER = "# crystallize.lock: written by `crystallize build`, checked by `crystallize check`.\n# Commit it. Do not edit it by hand.\n";
 
-export async function readLock(root: string): Promise<LockFile | undefined> {
-  let text: string;
-  try {
-    text = await readFile(join(root, LOCK_FILE), "utf8");
-  } catch {
-    return undefined;
-  }
+/** Reads and validates the lock; its parse is remembered by stat, so a no-op never parses YAML. */
+export async function readLock(root: string, statCache?: StatCache): Promise<LockFile | undefined> {
+  const path = join(root, LOCK_FILE);
+  if (!existsSync(path)) return undefined;
+  const compute = () => parseLock(readFileSync(path, "utf8"));
+  return statCache ? statCache.get(path, "lock", compute) : compute();
+}
+
+async function parseLock(text: string): Promise<LockFile> {
+  const { parse } = await import("yaml");
   let parsed: unknown;
   try {
     parsed = parse(text);
@@ -70,15 +73,17 @@ export async function readLock(root: string): Promise<LockFile | undefined> {
 }
 
 /** Sorted, stable and diff-friendly: the same lock always serialises to the same bytes. */
-export function serializeLock(lock: LockFile): string {
+export async function serializeLock(lock: LockFile): Promise<string> {
+  const { stringify } = await import("yaml");
   return HEADER + stringify({ version: lock.version, experiments: lock.experiments }, { sortMapEntries: true, lineWidth: 0, aliasDuplicateObjects: false });
 }
 
-/** Writes the lock only when its bytes change, atomically. Returns whether it was written. */
-export async function writeLock(root: string, lock: LockFile, previousText?: string): Promise<boolean> {
-  const text = serializeLock(lock);
-  if (text === previousText) return false;
-  await writeFileAtomic(join(root, LOCK_FILE), text);
+/** Writes the lock, atomically, only when its content changes. Returns whether it was written. */
+export async function writeLock(root: string, lock: LockFile, previous: LockFile | undefined, statCache?: StatCache): Promise<boolean> {
+  if (previous && canonicalJson(previous) === canonicalJson(lock)) return false;
+  const path = join(root, LOCK_FILE);
+  await writeFileAtomic(path, await serializeLock(lock));
+  await statCache?.remember(path, "lock", lock);
   return true;
 }
 

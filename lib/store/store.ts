@@ -1,4 +1,5 @@
-import { chmod, mkdir, readFile, rename, rm, stat, unlink } from "node:fs/promises";
+import { readFileSync } from "node:fs";
+import { chmod, mkdir, rename, rm, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { digestFile, type Digest } from "../hash/digest.js";
 import type { UnitKey } from "../hash/keys.js";
@@ -88,7 +89,7 @@ export class Store {
   async lookup(key: UnitKey): Promise<UnitRecord | undefined> {
     let record: UnitRecord;
     try {
-      record = JSON.parse(await readFile(this.recordPath(key), "utf8")) as UnitRecord;
+      record = JSON.parse(readFileSync(this.recordPath(key), "utf8")) as UnitRecord;
     } catch {
       return undefined;
     }
@@ -126,7 +127,7 @@ export class Store {
 
   async failure(key: UnitKey): Promise<FailureRecord | undefined> {
     try {
-      return JSON.parse(await readFile(this.failurePath(key), "utf8")) as FailureRecord;
+      return JSON.parse(readFileSync(this.failurePath(key), "utf8")) as FailureRecord;
     } catch {
       return undefined;
     }
@@ -134,7 +135,7 @@ export class Store {
 
   async readVersions(experiment: string): Promise<VersionIndex> {
     try {
-      const parsed = JSON.parse(await readFile(join(this.dir, "versions", `${experiment}.json`), "utf8")) as VersionIndex;
+      const parsed = JSON.parse(readFileSync(join(this.dir, "versions", `${experiment}.json`), "utf8")) as VersionIndex;
       if (parsed && typeof parsed.results === "object") return { results: parsed.results, units: parsed.units ?? {} };
     } catch {
       /* no index yet */

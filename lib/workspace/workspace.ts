@@ -1,11 +1,9 @@
-import { existsSync, statSync } from "node:fs";
-import { readdir, readFile } from "node:fs/promises";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, relative, resolve, sep } from "node:path";
-import fg from "fast-glob";
-import { AggregateConfigError, parseConfig } from "../config/load.js";
 import { MODULE_ROLES, type ExperimentConfig, type ModuleRole } from "../config/types.js";
-import { CrystallizeError } from "../errors/error.js";
-import { parseSettings, type WorkspaceSettings } from "./settings.js";
+import { AggregateConfigError, CrystallizeError } from "../errors/error.js";
+import type { StatCache } from "../hash/stat-cache.js";
+import type { WorkspaceSettings } from "./settings.js";
 
 /** A loaded workspace: the root, its settings and every experiment config, validated. */
 export interface Workspace {
@@ -45,28 +43,47 @@ export function toPosix(p: string): string {
   return sep === "/" ? p : p.split(sep).join("/");
 }
 
-export async function loadSettings(root: string): Promise<WorkspaceSettings> {
+/**
+ * Parsed YAML is remembered by file stat: a no-op build never loads the YAML parser. Only
+ * valid files are remembered; a file with errors is parsed (and reported) every time.
+ */
+async function parsedYaml<T>(abs: string, kind: string, statCache: StatCache | undefined, parse: (text: string) => Promise<T>): Promise<T> {
+  const compute = () => parse(readFileSync(abs, "utf8"));
+  return statCache ? statCache.get(abs, kind, compute) : compute();
+}
+
+export async function loadSettings(root: string, statCache?: StatCache): Promise<WorkspaceSettings> {
   const file = join(root, "crystallize.yaml");
   if (!existsSync(file)) return { experiments: "experiments", data: "data" };
-  return parseSettings("crystallize.yaml", await readFile(file, "utf8"));
+  return parsedYaml(file, "settings", statCache, async (text) => (await import("./settings.js")).parseSettings("crystallize.yaml", text));
+}
+
+/** Folders under `dir` holding a config.yaml: never node_modules, dot-folders or `skip`. */
+function findConfigs(dir: string, skip: string, prefix = ""): string[] {
+  const out: string[] = [];
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    if (e.isFile() && e.name === "config.yaml") out.push(prefix ? `${prefix}/config.yaml` : "config.yaml");
+    else if (e.isDirectory() && !e.name.startsWith(".") && e.name !== "node_modules") {
+      const rel = prefix ? `${prefix}/${e.name}` : e.name;
+      if (rel !== skip) out.push(...findConfigs(join(dir, e.name), skip, rel));
+    }
+  }
+  return out;
 }
 
 /**
  * Finds `<experiments>/**\/config.yaml` (never inside node_modules, dot-folders or the data
  * folder), validates each, and reports every problem of every file at once.
  */
-export async function loadWorkspace(root: string): Promise<Workspace> {
-  const settings = await loadSettings(root);
+export async function loadWorkspace(root: string, statCache?: StatCache): Promise<Workspace> {
+  const settings = await loadSettings(root, statCache);
   const expRoot = join(root, settings.experiments);
   if (!isDir(expRoot)) {
     throw new CrystallizeError("NO_WORKSPACE", `the experiments folder ${settings.experiments}/ does not exist in ${root}`, {
       hint: "create it, or set `experiments:` in crystallize.yaml",
     });
   }
-  const dataRel = toPosix(relative(expRoot, join(root, settings.data)));
-  const ignore = ["**/node_modules/**"];
-  if (!dataRel.startsWith("..")) ignore.push(dataRel === "" ? "**" : `${dataRel}/**`);
-  const files = (await fg("**/config.yaml", { cwd: expRoot, ignore, dot: false, onlyFiles: true, followSymbolicLinks: false })).sort();
+  const files = findConfigs(expRoot, toPosix(relative(expRoot, join(root, settings.data)))).sort();
   const errors: CrystallizeError[] = [];
   const experiments: ExperimentConfig[] = [];
   await Promise.all(
@@ -75,10 +92,12 @@ export async function loadWorkspace(root: string): Promise<Workspace> {
       const dir = toPosix(relative(root, join(expRoot, folderId))) || ".";
       const configFile = dir === "." ? "config.yaml" : `${dir}/config.yaml`;
       try {
-        const modules = await findModules(root, dir);
-        const inactiveTreatments = await readState(root, dir);
-        const text = await readFile(join(root, configFile), "utf8");
-        experiments.push(parseConfig(text, { configFile, dir, folderId, modules, inactiveTreatments }));
+        const modules = findModules(root, dir);
+        const inactiveTreatments = readState(root, dir);
+        const parsed = await parsedYaml(join(root, configFile), "config", statCache, async (text) =>
+          (await import("../config/load.js")).parseConfig(text, { configFile, dir, folderId, modules: {}, inactiveTreatments: [] }),
+        );
+        experiments.push({ ...parsed, modules, inactiveTreatments });
       } catch (err) {
         if (err instanceof AggregateConfigError) errors.push(...err.errors);
         else if (err instanceof CrystallizeError) errors.push(err);
@@ -93,8 +112,8 @@ export async function loadWorkspace(root: string): Promise<Workspace> {
   return { root, settings, experiments };
 }
 
-async function findModules(root: string, dir: string): Promise<Partial<Record<ModuleRole, string>>> {
-  const names = new Set(await readdir(join(root, dir)));
+function findModules(root: string, dir: string): Partial<Record<ModuleRole, string>> {
+  const names = new Set(readdirSync(join(root, dir)));
   const modules: Partial<Record<ModuleRole, string>> = {};
   for (const role of MODULE_ROLES) {
     const found = MODULE_EXTENSIONS.map((ext) => role + ext).filter((n) => names.has(n));
@@ -110,11 +129,11 @@ async function findModules(root: string, dir: string): Promise<Partial<Record<Mo
 }
 
 /** Reads `config.state.json`; a malformed file is an error, never silently ignored. */
-async function readState(root: string, dir: string): Promise<string[]> {
+function readState(root: string, dir: string): string[] {
   const rel = dir === "." ? "config.state.json" : `${dir}/config.state.json`;
   let text: string;
   try {
-    text = await readFile(join(root, rel), "utf8");
+    text = readFileSync(join(root, rel), "utf8");
   } catch {
     return [];
   }

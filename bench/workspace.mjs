@@ -1,0 +1,53 @@
+// Generates synthetic workspaces for the benchmarks. Deterministic: same arguments, same files.
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+
+/** mulberry32: a fixed-seed generator so every run benchmarks the same graph. */
+export function rng(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function write(dir, rel, text) {
+  mkdirSync(join(dir, rel, ".."), { recursive: true });
+  writeFileSync(join(dir, rel), text);
+}
+
+/**
+ * `levels`: experiment names per level. Each experiment of level > 0 reads 1-3 experiments of
+ * the level above (`parents` overrides that choice). Steps sleep `stepMs` and write a small
+ * output derived from what they read.
+ */
+export function writeWorkspace(dir, levels, { stepMs = 0, seed = 1, parents, outputBytes = 0 } = {}) {
+  const random = rng(seed);
+  write(dir, "crystallize.yaml", "experiments: experiments\n");
+  levels.forEach((names, level) => {
+    for (const name of names) {
+      let ups = [];
+      if (level > 0) {
+        const above = levels[level - 1];
+        ups = parents?.(name, above) ?? [...new Set(Array.from({ length: 1 + Math.floor(random() * 3) }, () => above[Math.floor(random() * above.length)]))];
+      }
+      const ds = ups.length ? `datasource: {${ups.map((u) => `${u}: ${u}#o`).join(", ")}}\n` : "";
+      write(dir, `experiments/${name}/config.yaml`, `${ds}outputs: {o: {file_name: o.txt}}\nsteps: [work]\n`);
+      const body = outputBytes
+        ? `ctx.outputs.o.write(Buffer.alloc(${outputBytes}, ${name.length % 251}));`
+        : `ctx.outputs.o.write(${JSON.stringify(name)} + ":" + Object.keys(data ?? {}).length);`;
+      const sleep = stepMs ? `await new Promise((r) => setTimeout(r, ${stepMs}));\n  ` : "";
+      write(dir, `experiments/${name}/steps.ts`, `// ${name}\nexport const work = async (data: any, ctx: any) => {\n  ${sleep}${body}\n  return data;\n};\n`);
+    }
+  });
+}
+
+/** N experiments over 10 levels, each depending on 1-3 experiments of the level above. */
+export function layeredLevels(n, depth = 10) {
+  const levels = Array.from({ length: depth }, () => []);
+  for (let i = 0; i < n; i++) levels[Math.min(depth - 1, Math.floor((i * depth) / n))].push(`e${String(i).padStart(4, "0")}`);
+  return levels;
+}

@@ -1,0 +1,759 @@
+// End-to-end tests of the incremental engine (issue 6, items 1-5; PRODUCT §6-§8): cache keys,
+// early cutoff, the content-addressed store with its views, and crystallize.lock.
+//
+// What ran is counted exactly: every step appends "<experiment>:<condition>:<replicate>" to the
+// file named by $RUNLOG (outside the workspace), which each CLI call gets fresh.
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import { chmodSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { basename, dirname, join, relative } from "node:path";
+import { parse as parseYaml } from "yaml";
+import { exists, makeWorkspace, readJson, runCli, writeFiles, type CliResult } from "./helpers.js";
+
+// ---------------------------------------------------------------------------------------------
+// Fixtures
+
+/** The statement every step starts with: one line per unit that really runs. */
+const LOG = (name: string) => `appendFileSync(process.env.RUNLOG!, "${name}:" + ctx.condition + ":" + ctx.replicate + "\\n");`;
+
+/**
+ * An experiment with one output `o` (o.txt). By default it writes
+ * "<name>:<condition>:<replicate>:<params as JSON>", so a treatment value shows in its bytes.
+ */
+function producer(name: string, opts: { config?: string; value?: string; head?: string } = {}): Record<string, string> {
+  const value = opts.value ?? `"${name}:" + ctx.condition + ":" + ctx.replicate + ":" + JSON.stringify(ctx.params)`;
+  return {
+    [`experiments/${name}/config.yaml`]: `outputs:\n  o:\n    file_name: o.txt\nsteps: [emit]\n${opts.config ?? ""}`,
+    [`experiments/${name}/steps.ts`]: `import { appendFileSync } from "node:fs";
+${opts.head ?? ""}
+export const emit = (d: unknown, ctx: any) => {
+  ${LOG(name)}
+  ctx.outputs.o.write(${value});
+  return d;
+};
+`,
+  };
+}
+
+/** Reads `up#o` of each upstream (alias = upstream name) and writes what it saw into its own `o`. */
+function consumer(name: string, ups: string[], opts: { config?: string; tag?: string } = {}): Record<string, string> {
+  return {
+    [`experiments/${name}/config.yaml`]: `datasource:\n${ups.map((u) => `  ${u}: ${u}#o\n`).join("")}outputs:\n  o:\n    file_name: o.txt\nsteps: [record]\n${opts.config ?? ""}`,
+    [`experiments/${name}/steps.ts`]: `import { appendFileSync } from "node:fs";
+export const record = (data: Record<string, unknown>, ctx: any) => {
+  ${LOG(name)}
+  const seen = Object.keys(data).sort().map((k) => k + "=" + String(data[k])).join(";");
+  ctx.metrics.add("seen", seen);
+  ctx.outputs.o.write("${name}${opts.tag ?? ""} saw " + seen + " as " + ctx.condition + ":" + JSON.stringify(ctx.params));
+  return data;
+};
+`,
+  };
+}
+
+interface Run extends CliResult {
+  /** Units that really ran, sorted: "<experiment>:<condition>:<replicate>". */
+  ran: string[];
+}
+
+/** A temp workspace plus its run log. */
+class Ws {
+  readonly dir: string;
+  readonly log: string;
+
+  constructor(files: Record<string, string> | string) {
+    this.dir = typeof files === "string" ? files : makeWorkspace(files);
+    this.log = join(mkdtempSync(join(tmpdir(), "cz-runlog-")), "run.log");
+  }
+
+  async cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
+    rmSync(this.log, { force: true });
+    const r = await runCli(args, this.dir, { RUNLOG: this.log, ...env });
+    const ran = exists(this.log) ? readFileSync(this.log, "utf8").split("\n").filter(Boolean).sort() : [];
+    return { ...r, ran };
+  }
+
+  build(args: string[] = [], env: Record<string, string> = {}): Promise<Run> {
+    return this.cli(["build", ...args], env);
+  }
+
+  async status(env: Record<string, string> = {}): Promise<Run> {
+    const r = await this.cli(["status"], env);
+    assert.is(r.code, 0, r.output);
+    assert.equal(r.ran, [], "status runs no user code");
+    return r;
+  }
+
+  path(rel: string): string {
+    return join(this.dir, rel);
+  }
+
+  read(rel: string): string {
+    return readFileSync(this.path(rel), "utf8");
+  }
+
+  write(rel: string, text: string): void {
+    writeFiles(this.dir, { [rel]: text });
+  }
+
+  edit(rel: string, fn: (text: string) => string): void {
+    const before = this.read(rel);
+    const after = fn(before);
+    assert.is.not(after, before, `the edit of ${rel} changes its text`);
+    this.write(rel, after);
+  }
+
+  lockText(): string {
+    return this.read("crystallize.lock");
+  }
+
+  lock(): any {
+    return parseYaml(this.lockText());
+  }
+}
+
+/** Builds and asserts success; returns the run. */
+async function ok(ws: Ws, args: string[] = [], env: Record<string, string> = {}): Promise<Run> {
+  const r = await ws.build(args, env);
+  assert.is(r.code, 0, r.output);
+  return r;
+}
+
+/** Every file below `dir` (relative path -> content), for before/after comparisons. */
+function snapshot(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!exists(dir)) return out;
+  for (const d of readdirSync(dir, { recursive: true, withFileTypes: true })) {
+    if (d.isDirectory()) continue;
+    const abs = join(d.parentPath, d.name);
+    out[relative(dir, abs)] = readFileSync(abs, "utf8");
+  }
+  return Object.fromEntries(Object.entries(out).sort(([a], [b]) => (a < b ? -1 : 1)));
+}
+
+/** Relative paths of the files below `dir`, sorted. */
+function filesUnder(dir: string): string[] {
+  return Object.keys(snapshot(dir));
+}
+
+/** The object file in the store holding the content with `digest`. */
+function objectPath(ws: Ws, digest: string): string {
+  return ws.path(join("data/.store/objects", digest.slice(0, 2), digest.slice(2)));
+}
+
+/** Version folders `v<N>` of an experiment's view. */
+function versions(ws: Ws, exp: string): string[] {
+  if (!exists(ws.path(`data/${exp}`))) return [];
+  return readdirSync(ws.path(`data/${exp}`)).filter((n) => /^v\d+$/.test(n)).sort();
+}
+
+/** The status line of one experiment. */
+function statusLine(r: CliResult, exp: string): string {
+  const line = r.stdout.split("\n").find((l) => new RegExp(`^(fresh|stale|blocked)\\s+${exp}\\b`).test(l));
+  assert.ok(line, `status names ${exp}:\n${r.output}`);
+  return line!;
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. No-op builds
+
+const noop = suite("no-op build");
+
+noop("a second build runs nothing, says up to date and leaves the lock byte for byte", async () => {
+  const ws = new Ws({ ...producer("producer", { config: "replicates: 2\ntreatments: {baseline: {}, t: {delta: 1}}\n" }), ...consumer("consumer", ["producer"]) });
+  const first = await ok(ws);
+  assert.equal(first.ran, ["consumer:baseline:0", "consumer:t:0", "producer:baseline:0", "producer:baseline:1", "producer:t:0", "producer:t:1"]);
+  assert.match(first.stderr, /▸ producer/);
+  assert.match(first.stdout, /done: 2 built in /);
+  const lock = ws.lockText();
+  const views = snapshot(ws.path("data/producer"));
+
+  const second = await ok(ws);
+  assert.equal(second.ran, [], "no unit ran");
+  assert.not.match(second.stderr, /▸/, "no experiment announced as running");
+  assert.not.match(second.stderr, /restored|repaired/, "the views were intact");
+  assert.match(second.stdout, /done: 0 built, 2 up to date in /, second.output);
+  assert.not.match(second.stdout, /crystallize\.lock updated/);
+  assert.is(ws.lockText(), lock, "lock unchanged byte for byte");
+  assert.equal(snapshot(ws.path("data/producer")), views);
+
+  const s = await ws.status();
+  assert.match(statusLine(s, "producer"), /^fresh\s+producer$/);
+  assert.match(statusLine(s, "consumer"), /^fresh\s+consumer$/);
+});
+
+noop("editing description or cli changes no key", async () => {
+  const ws = new Ws(producer("producer", { config: "description: first words\n" }));
+  await ok(ws);
+  const lock = ws.lockText();
+  ws.edit("experiments/producer/config.yaml", (t) => t.replace("first words", "other words") + "cli:\n  group: demo\n");
+  const r = await ok(ws);
+  assert.equal(r.ran, []);
+  assert.is(ws.lockText(), lock);
+});
+
+noop.run();
+
+// ---------------------------------------------------------------------------------------------
+// 2. Keys identical for one workspace at two paths
+
+const paths = suite("keys across checkouts");
+
+paths("the same workspace at two different paths has byte-identical locks and store keys", async () => {
+  const files = {
+    ...producer("producer", {
+      config: "replicates: 2\nseed: 7\ntreatments: {baseline: {}, t: {delta: 3}}\ninputs: [data.csv]\nenv: [CZ_ENGINE_SAME]\n",
+      head: `import { helper } from "../common/util.js";\nimport { fake } from "fakepkg";`,
+      value: `helper(ctx.condition) + fake() + ":" + ctx.replicate`,
+    }),
+    ...consumer("consumer", ["producer"]),
+    "experiments/producer/data.csv": "a,b\n1,2\n",
+    "experiments/common/util.ts": "export const helper = (s: string) => `[${s}]`;\n",
+    "node_modules/fakepkg/package.json": JSON.stringify({ name: "fakepkg", version: "1.0.0", type: "module", main: "index.js" }),
+    "node_modules/fakepkg/index.js": "export const fake = () => 'fake';\n",
+  };
+  const env = { CZ_ENGINE_SAME: "same-value" };
+  const a = new Ws(files);
+  const ra = await ok(a, [], env);
+  assert.is(ra.ran.length, 5);
+
+  // A copy somewhere else, at a different depth, without data/, .crystallize/ or the lock.
+  const bDir = join(mkdtempSync(join(tmpdir(), "cz-other-")), "deeper", "checkout");
+  mkdirSync(dirname(bDir), { recursive: true });
+  cpSync(a.dir, bDir, {
+    recursive: true,
+    filter: (src) => {
+      const rel = relative(a.dir, src);
+      return !(rel === "data" || rel.startsWith("data/") || rel === ".crystallize" || rel.startsWith(".crystallize/") || rel === "crystallize.lock");
+    },
+  });
+  const b = new Ws(bDir);
+  assert.not.ok(exists(b.path("crystallize.lock")));
+  const rb = await ok(b, [], env);
+  assert.equal(rb.ran, ra.ran, "a fresh checkout runs everything");
+
+  assert.is(b.lockText(), a.lockText(), "locks byte-identical");
+  assert.equal(filesUnder(b.path("data/.store/units")), filesUnder(a.path("data/.store/units")), "same unit keys");
+  assert.equal(filesUnder(b.path("data/.store/objects")), filesUnder(a.path("data/.store/objects")), "same objects");
+  for (const dir of [a.dir, b.dir]) {
+    assert.not.ok(a.lockText().includes(dir), "no absolute path in the lock");
+    assert.not.ok(a.lockText().includes(basename(dir)), "not even the folder name");
+  }
+});
+
+paths.run();
+
+// ---------------------------------------------------------------------------------------------
+// 3. Comments and whitespace are not code; real edits are
+
+const code = suite("code edits");
+
+const TIDY = `import { appendFileSync } from "node:fs";
+export const emit = (d: unknown, ctx: any) => {
+  ${LOG("producer")}
+  const text = "producer says " + ctx.condition;
+  ctx.outputs.o.write(text);
+  return d;
+};
+`;
+
+const MESSY = `// A comment that was not there before.
+import { appendFileSync } from "node:fs";
+
+/**
+ * JSDoc on the step.
+ */
+export const emit = (d: unknown,   ctx: any) =>
+{
+        ${LOG("producer")}   // trailing comment
+    /* a block comment */ const text = "producer says "+ctx.condition;
+
+
+  ctx.outputs.o.write( text );
+  return d;   
+};
+`;
+
+code("a comment-only or whitespace-only edit reruns nothing; a real edit reruns it and its consumer", async () => {
+  const ws = new Ws({ "experiments/producer/config.yaml": "outputs:\n  o:\n    file_name: o.txt\nsteps: [emit]\n", "experiments/producer/steps.ts": TIDY, ...consumer("consumer", ["producer"]) });
+  assert.equal((await ok(ws)).ran, ["consumer:baseline:0", "producer:baseline:0"]);
+  const lock = ws.lockText();
+
+  ws.write("experiments/producer/steps.ts", MESSY);
+  const s0 = await ws.status();
+  assert.match(statusLine(s0, "producer"), /^fresh\s+producer$/, s0.output);
+  const r0 = await ok(ws);
+  assert.equal(r0.ran, [], "comments and whitespace change no key");
+  assert.match(r0.stdout, /done: 0 built, 2 up to date/);
+  assert.is(ws.lockText(), lock, "nor the lock");
+
+  ws.edit("experiments/producer/steps.ts", (t) => t.replace(`"producer says "`, `"producer now says "`));
+  const s1 = await ws.status();
+  assert.match(statusLine(s1, "producer"), /^stale\s+producer \(1\/1 units\): code experiments\/producer\/steps\.ts modified$/, s1.output);
+  assert.match(statusLine(s1, "consumer"), /^blocked\s+consumer: upstream producer is stale/, s1.output);
+  const r1 = await ok(ws);
+  assert.equal(r1.ran, ["consumer:baseline:0", "producer:baseline:0"]);
+  assert.match(r1.stderr, /✓ producer\s+v1/, r1.output);
+  assert.is(ws.read("data/producer/v1/replicate_0/baseline/o.txt"), "producer now says baseline");
+  assert.match(ws.read("data/consumer/v1/replicate_0/baseline/o.txt"), /producer=producer now says baseline/);
+  assert.is(ws.lock().experiments.producer.version, 1);
+});
+
+code("whitespace and comment markers inside string literals are code", async () => {
+  const ws = new Ws(producer("producer", { value: `"a b // c"` }));
+  await ok(ws);
+  ws.edit("experiments/producer/steps.ts", (t) => t.replace(`"a b // c"`, `"a  b // c"`));
+  const r1 = await ok(ws);
+  assert.equal(r1.ran, ["producer:baseline:0"], "doubled space in a string is a change");
+  assert.is(ws.read("data/producer/v1/replicate_0/baseline/o.txt"), "a  b // c");
+  ws.edit("experiments/producer/steps.ts", (t) => t.replace(`"a  b // c"`, `"a  b // d"`));
+  const r2 = await ok(ws);
+  assert.equal(r2.ran, ["producer:baseline:0"], "text after // inside a string is a change");
+  assert.is(ws.read("data/producer/v2/replicate_0/baseline/o.txt"), "a  b // d");
+});
+
+code.run();
+
+// ---------------------------------------------------------------------------------------------
+// 4. Local modules imported by several experiments
+
+const modules = suite("shared local modules");
+
+function sharedHelperWorkspace(): Ws {
+  return new Ws({
+    ...producer("left", { head: `import { label } from "../common/util.js";`, value: `label("left")` }),
+    ...producer("right", { head: `import { label } from "../common/util";`, value: `label("right")` }),
+    ...producer("other"),
+    ...consumer("after_left", ["left"]),
+    "experiments/common/util.ts": `import { SUFFIX } from "./deep.js";\nexport const label = (s: string) => s + "-v1" + SUFFIX;\n`,
+    "experiments/common/deep.ts": `export const SUFFIX = "!";\n`,
+  });
+}
+
+
+modules("editing a shared helper reruns exactly the experiments that import it", async () => {
+  const ws = sharedHelperWorkspace();
+  const first = await ok(ws);
+  assert.equal(first.ran, ["after_left:baseline:0", "left:baseline:0", "other:baseline:0", "right:baseline:0"]);
+  assert.ok(ws.lockText().includes("experiments/common/util.ts"), "the helper is in the lock");
+  assert.equal(Object.keys(ws.lock().experiments.other.code), ["experiments/other/steps.ts"]);
+
+  ws.edit("experiments/common/util.ts", (t) => t.replace(`"-v1"`, `"-v2"`));
+  const s = await ws.status();
+  assert.match(statusLine(s, "left"), /code experiments\/common\/util\.ts modified/, s.output);
+  assert.match(statusLine(s, "right"), /code experiments\/common\/util\.ts modified/, s.output);
+  assert.match(statusLine(s, "other"), /^fresh/, s.output);
+  const r = await ok(ws);
+  assert.equal(r.ran, ["after_left:baseline:0", "left:baseline:0", "right:baseline:0"], "left, right and left's consumer; not other");
+  assert.is(ws.read("data/left/v1/replicate_0/baseline/o.txt"), "left-v2!");
+  assert.is(ws.read("data/right/v1/replicate_0/baseline/o.txt"), "right-v2!");
+});
+
+modules("a module imported transitively (helper of the helper) is part of the key", async () => {
+  const ws = sharedHelperWorkspace();
+  await ok(ws);
+  assert.ok(ws.lock().experiments.right.code["experiments/common/deep.ts"], "deep.ts in right's code closure");
+  ws.edit("experiments/common/deep.ts", (t) => t.replace(`"!"`, `"?"`));
+  const s = await ws.status();
+  assert.match(statusLine(s, "right"), /code experiments\/common\/deep\.ts modified/, s.output);
+  const r = await ok(ws);
+  assert.equal(r.ran, ["after_left:baseline:0", "left:baseline:0", "right:baseline:0"]);
+  assert.is(ws.read("data/right/v1/replicate_0/baseline/o.txt"), "right-v1?");
+});
+
+modules("a comment-only edit of the shared helper reruns nothing", async () => {
+  const ws = sharedHelperWorkspace();
+  await ok(ws);
+  const lock = ws.lockText();
+  ws.edit("experiments/common/util.ts", (t) => `/* helper */\n${t}\n\n// end\n`);
+  const r = await ok(ws);
+  assert.equal(r.ran, []);
+  assert.is(ws.lockText(), lock);
+});
+
+modules.run();
+
+// ---------------------------------------------------------------------------------------------
+// 5. Package versions
+
+const packages = suite("package versions");
+
+const fakePackage = (version: string) => ({
+  "node_modules/fakepkg/package.json": JSON.stringify({ name: "fakepkg", version, type: "module", main: "index.js" }),
+  "node_modules/fakepkg/index.js": "export const fake = (s) => 'fake:' + s;\n",
+});
+
+packages("bumping an imported package's version (same code) reruns the experiments that import it", async () => {
+  const ws = new Ws({
+    ...producer("uses_pkg", { head: `import { fake } from "fakepkg";`, value: `fake(ctx.condition)` }),
+    ...producer("plain"),
+    ...fakePackage("1.0.0"),
+  });
+  const first = await ok(ws);
+  assert.equal(first.ran, ["plain:baseline:0", "uses_pkg:baseline:0"]);
+  assert.is(ws.read("data/uses_pkg/v0/replicate_0/baseline/o.txt"), "fake:baseline");
+  assert.is(ws.lock().experiments.uses_pkg.packages.fakepkg, "1.0.0");
+
+  writeFiles(ws.dir, fakePackage("1.0.1"));
+  const s = await ws.status();
+  assert.match(statusLine(s, "uses_pkg"), /^stale\s+uses_pkg \(1\/1 units\): package fakepkg: 1\.0\.0 → 1\.0\.1$/, s.output);
+  assert.match(statusLine(s, "plain"), /^fresh/);
+  const r = await ok(ws);
+  assert.equal(r.ran, ["uses_pkg:baseline:0"]);
+  assert.is(ws.lock().experiments.uses_pkg.packages.fakepkg, "1.0.1");
+  assert.equal(versions(ws, "uses_pkg"), ["v0"], "same bytes: the result keeps its version");
+  assert.equal((await ok(ws)).ran, [], "and then it is up to date");
+});
+
+packages.run();
+
+// ---------------------------------------------------------------------------------------------
+// 6. Declared inputs and env
+
+const decl = suite("inputs and env");
+
+decl("editing a declared input file reruns; rewriting the same bytes or adding an undeclared file does not", async () => {
+  const ws = new Ws({
+    ...producer("reader", { config: "inputs: [data.csv, \"extra/*.txt\"]\n", head: `import { readFileSync } from "node:fs";`, value: `readFileSync("data.csv", "utf8").trim()` }),
+    "experiments/reader/data.csv": "x\n1\n",
+  });
+  assert.equal((await ok(ws)).ran, ["reader:baseline:0"]);
+  assert.ok(ws.lock().experiments.reader.inputs["experiments/reader/data.csv"], "the input is in the lock, workspace-relative");
+
+  ws.write("experiments/reader/data.csv", "x\n1\n");
+  assert.equal((await ok(ws)).ran, [], "same bytes rewritten: nothing to do");
+  ws.write("experiments/reader/notes.md", "not an input");
+  assert.equal((await ok(ws)).ran, [], "an undeclared file is not an input");
+
+  ws.write("experiments/reader/data.csv", "x\n2\n");
+  const s = await ws.status();
+  assert.match(statusLine(s, "reader"), /input experiments\/reader\/data\.csv modified/, s.output);
+  const r = await ok(ws);
+  assert.equal(r.ran, ["reader:baseline:0"]);
+  assert.is(ws.read("data/reader/v1/replicate_0/baseline/o.txt"), "x\n2");
+
+  ws.write("experiments/reader/extra/one.txt", "new");
+  const s2 = await ws.status();
+  assert.match(statusLine(s2, "reader"), /input experiments\/reader\/extra\/one\.txt added/, s2.output);
+  assert.equal((await ok(ws)).ran, ["reader:baseline:0"], "a new file matching the glob reruns");
+});
+
+decl("a declared env variable: a new value reruns, the same value does not, and the lock never holds the value", async () => {
+  const ws = new Ws({ ...producer("envy", { config: "env: [CZ_ENGINE_VAR]\n" }), ...producer("indifferent") });
+  const v1 = { CZ_ENGINE_VAR: "first-secret-9f8e7d" };
+  const v2 = { CZ_ENGINE_VAR: "second-secret-1a2b3c" };
+  assert.equal((await ok(ws, [], v1)).ran, ["envy:baseline:0", "indifferent:baseline:0"]);
+  assert.ok(ws.lockText().includes("CZ_ENGINE_VAR"), "the name is in the lock");
+  assert.equal((await ok(ws, [], v1)).ran, [], "same value: nothing runs");
+
+  const s = await ws.status(v2);
+  assert.match(statusLine(s, "envy"), /env CZ_ENGINE_VAR changed/, s.output);
+  assert.not.ok(s.output.includes("secret"), "status shows no value");
+  const r = await ok(ws, [], v2);
+  assert.equal(r.ran, ["envy:baseline:0"], "only the experiment that declares it");
+  assert.equal((await ok(ws, [], v2)).ran, []);
+  const unset = await ok(ws, [], {});
+  assert.equal(unset.ran, ["envy:baseline:0"], "unset differs from set");
+
+  const text = ws.lockText();
+  for (const v of [v1.CZ_ENGINE_VAR, v2.CZ_ENGINE_VAR, "secret"]) assert.not.ok(text.includes(v), `lock never holds ${v}`);
+  for (const f of filesUnder(ws.path("data/.store"))) assert.not.ok(readFileSync(ws.path(join("data/.store", f)), "utf8").includes("secret"), `store file ${f} holds no value`);
+});
+
+decl.run();
+
+// ---------------------------------------------------------------------------------------------
+// 7. Finer than the experiment: conditions
+
+const finer = suite("per-condition keys");
+
+finer("editing one treatment's value reruns exactly that condition here and downstream", async () => {
+  const ws = new Ws({
+    ...producer("producer", { config: "replicates: 2\ntreatments:\n  baseline: {}\n  a: {delta: 1}\n  b: {delta: 2}\n" }),
+    ...consumer("consumer", ["producer"], { config: "replicates: 2\n" }),
+  });
+  const first = await ok(ws);
+  assert.is(first.ran.length, 12, first.ran.join(", "));
+  const baselineBefore = ws.read("data/consumer/v0/replicate_0/baseline/o.txt");
+
+  ws.edit("experiments/producer/config.yaml", (t) => t.replace("b: {delta: 2}", "b: {delta: 5}"));
+  const s = await ws.status();
+  assert.match(statusLine(s, "producer"), /^stale\s+producer \(2\/6 units\): config treatments\.b\.delta: 2 → 5$/, s.output);
+  assert.match(statusLine(s, "consumer"), /^blocked/, s.output);
+  const r = await ok(ws);
+  assert.equal(r.ran, ["consumer:b:0", "consumer:b:1", "producer:b:0", "producer:b:1"]);
+  assert.is(ws.read("data/producer/v1/replicate_1/b/o.txt"), `producer:b:1:{"delta":5}`);
+  assert.is(ws.read("data/producer/v1/replicate_1/a/o.txt"), `producer:a:1:{"delta":1}`);
+  assert.match(ws.read("data/consumer/v1/replicate_0/b/o.txt"), /producer=producer:b:0:\{"delta":5\} as b:\{"delta":5\}/);
+  assert.is(ws.read("data/consumer/v1/replicate_0/baseline/o.txt"), baselineBefore);
+});
+
+finer("adding a treatment runs only the new condition", async () => {
+  const ws = new Ws({ ...producer("producer", { config: "treatments:\n  baseline: {}\n  a: {delta: 1}\n" }), ...consumer("consumer", ["producer"]) });
+  await ok(ws);
+  ws.edit("experiments/producer/config.yaml", (t) => t + "  c: {delta: 3}\n");
+  const r = await ok(ws);
+  assert.equal(r.ran, ["consumer:c:0", "producer:c:0"]);
+});
+
+finer.run();
+
+// ---------------------------------------------------------------------------------------------
+// 8. A failed replicate reruns alone
+
+const failed = suite("failed replicates");
+
+failed("replicate 3 of 5 fails; after the fix only replicate 3 runs", async () => {
+  const marker = join(mkdtempSync(join(tmpdir(), "cz-marker-")), "broken");
+  writeFileSync(marker, "x");
+  const ws = new Ws({
+    ...producer("flaky", {
+      config: "replicates: 5\n",
+      head: `import { existsSync } from "node:fs";`,
+      value: `(() => { if (ctx.replicate === 3 && existsSync(process.env.CZ_MARKER!)) throw new Error("replicate three is broken"); return "ok:" + ctx.replicate; })()`,
+    }),
+    ...consumer("after", ["flaky"]),
+  });
+  const env = { CZ_MARKER: marker };
+  const first = await ws.build([], env);
+  assert.is(first.code, 1, first.output);
+  assert.equal(first.ran, ["flaky:baseline:0", "flaky:baseline:1", "flaky:baseline:2", "flaky:baseline:3", "flaky:baseline:4"]);
+  assert.match(first.stderr, /replicate three is broken/);
+  assert.match(first.stderr, /after skipped/);
+  assert.not.ok(exists(ws.path("data/flaky/v0")), "no view for a failed experiment");
+
+  const s = await ws.status(env);
+  assert.match(statusLine(s, "flaky"), /^stale\s+flaky \(1\/5 units\): .*1 unit failed in an earlier build: replicate three is broken/, s.output);
+
+  const stillBroken = await ws.build([], env);
+  assert.is(stillBroken.code, 1);
+  assert.equal(stillBroken.ran, ["flaky:baseline:3"], "the four good replicates are kept");
+
+  rmSync(marker);
+  const fixed = await ws.build([], env);
+  assert.is(fixed.code, 0, fixed.output);
+  assert.equal(fixed.ran, ["after:baseline:0", "flaky:baseline:3"]);
+  assert.equal(readdirSync(ws.path("data/flaky/v0")).filter((n) => n.startsWith("replicate_")).sort(), ["replicate_0", "replicate_1", "replicate_2", "replicate_3", "replicate_4"]);
+  assert.is(ws.read("data/flaky/v0/replicate_3/baseline/o.txt"), "ok:3");
+  const s2 = await ws.status(env);
+  assert.match(statusLine(s2, "flaky"), /^fresh/, s2.output);
+});
+
+failed.run();
+
+// ---------------------------------------------------------------------------------------------
+// 9. Early cutoff
+
+const cutoff = suite("early cutoff");
+
+cutoff("an upstream that reruns to byte-identical output does not rerun its consumers", async () => {
+  const ws = new Ws({ ...producer("producer", { config: "replicates: 2\n" }), ...consumer("consumer", ["producer"], { config: "replicates: 2\n" }), ...consumer("last", ["consumer"]) });
+  assert.is((await ok(ws)).ran.length, 5);
+  const consumerLock = ws.lock().experiments.consumer;
+
+  ws.edit("experiments/producer/steps.ts", (t) => t.replace("return d;", "const unused = 1;\n  return d;"));
+  const s = await ws.status();
+  assert.match(statusLine(s, "producer"), /^stale\s+producer \(2\/2 units\): code experiments\/producer\/steps\.ts modified$/, s.output);
+  assert.match(statusLine(s, "consumer"), /^blocked\s+consumer: upstream producer is stale/, s.output);
+  const r = await ok(ws);
+  assert.equal(r.ran, ["producer:baseline:0", "producer:baseline:1"], "only the producer ran");
+  assert.match(r.stdout, /done: 1 built, 2 up to date/, r.output);
+  assert.equal(versions(ws, "producer"), ["v0"], "identical result, same version");
+  assert.equal(ws.lock().experiments.consumer, consumerLock, "the consumer's lock entry is unchanged");
+  assert.equal((await ok(ws)).ran, []);
+});
+
+cutoff.run();
+
+// ---------------------------------------------------------------------------------------------
+// 10. The store
+
+const store = suite("content-addressed store");
+
+function storeWorkspace(): Ws {
+  return new Ws({
+    ...producer("producer", { config: "treatments:\n  baseline: {}\n  b: {delta: 1}\n" }),
+    ...consumer("consumer", ["producer"]),
+  });
+}
+
+store("reverting a config edit restores the old result from the store, pointing at its old version", async () => {
+  const ws = storeWorkspace();
+  await ok(ws);
+  const v0 = snapshot(ws.path("data/producer/v0"));
+  const lock0 = ws.lockText();
+
+  ws.edit("experiments/producer/config.yaml", (t) => t.replace("delta: 1", "delta: 2"));
+  const edited = await ok(ws);
+  assert.equal(edited.ran, ["consumer:b:0", "producer:b:0"]);
+  assert.equal(versions(ws, "producer"), ["v0", "v1"]);
+  assert.is(ws.lock().experiments.producer.version, 1);
+
+  ws.edit("experiments/producer/config.yaml", (t) => t.replace("delta: 2", "delta: 1"));
+  const s = await ws.status();
+  assert.match(statusLine(s, "producer"), /^fresh/, "the store holds the old key: nothing to run\n" + s.output);
+  const reverted = await ok(ws);
+  assert.equal(reverted.ran, [], "nothing ran");
+  assert.match(reverted.stdout, /done: 0 built, 2 up to date/, reverted.output);
+  const lock = ws.lock();
+  assert.is(lock.experiments.producer.version, 0);
+  assert.is(lock.experiments.consumer.version, 0);
+  assert.is(ws.lockText(), lock0, "the lock is back to what it was, byte for byte");
+  assert.equal(versions(ws, "producer"), ["v0", "v1"], "no new version");
+  assert.equal(snapshot(ws.path("data/producer/v0")), v0);
+  assert.equal(readJson(ws.path("data/consumer/v0/metadata.json")).upstream, { "producer#o": 0 });
+});
+
+store("a deleted view, or the whole data/<exp> folder, is restored from the store without running", async () => {
+  const ws = storeWorkspace();
+  await ok(ws);
+  const before = snapshot(ws.path("data/producer"));
+  const consumerBefore = snapshot(ws.path("data/consumer"));
+
+  rmSync(ws.path("data/producer/v0"), { recursive: true });
+  const r1 = await ok(ws);
+  assert.equal(r1.ran, []);
+  assert.match(r1.stderr, /✓ producer\s+v0\s+restored from the store/, r1.output);
+  assert.equal(snapshot(ws.path("data/producer")), before);
+
+  rmSync(ws.path("data/producer"), { recursive: true });
+  rmSync(ws.path("data/consumer"), { recursive: true });
+  const r2 = await ok(ws);
+  assert.equal(r2.ran, []);
+  assert.match(r2.stderr, /✓ producer\s+v0\s+restored from the store/, r2.output);
+  assert.match(r2.stderr, /✓ consumer\s+v0\s+restored from the store/, r2.output);
+  assert.equal(snapshot(ws.path("data/producer")), before);
+  assert.equal(snapshot(ws.path("data/consumer")), consumerBefore);
+
+  rmSync(ws.path("data/producer/v0/replicate_0/b/o.txt"));
+  const r3 = await ok(ws);
+  assert.equal(r3.ran, []);
+  assert.match(r3.stderr, /✓ producer\s+v0\s+repaired from the store/, r3.output);
+  assert.equal(snapshot(ws.path("data/producer")), before);
+});
+
+store("a view edited by hand is restored from the store, without running anything", async () => {
+  const ws = storeWorkspace();
+  await ok(ws);
+  const before = snapshot(ws.path("data/producer"));
+  const lock = ws.lockText();
+  ws.write("data/producer/v0/replicate_0/baseline/o.txt", "edited by hand");
+  ws.write("data/producer/v0/baseline/results.json", "{}\n");
+  const r = await ok(ws);
+  assert.equal(r.ran, [], "nothing ran");
+  assert.match(r.stderr, /✓ producer\s+v0\s+repaired from the store/, r.output);
+  assert.equal(snapshot(ws.path("data/producer")), before);
+  assert.is(ws.lockText(), lock);
+});
+
+store("a view edited by hand is restored before a rerunning consumer reads it", async () => {
+  const ws = storeWorkspace();
+  await ok(ws);
+  const original = ws.read("data/producer/v0/replicate_0/baseline/o.txt");
+  ws.write("data/producer/v0/replicate_0/baseline/o.txt", "TAMPERED");
+  // The consumer's code changes, so it really runs and reads the producer's view file.
+  ws.edit("experiments/consumer/steps.ts", (t) => t.replace(`"consumer saw "`, `"consumer (edited) saw "`));
+  const r = await ok(ws);
+  assert.equal(r.ran, ["consumer:b:0", "consumer:baseline:0"], "the producer did not run, the consumer did");
+  assert.is(ws.read("data/producer/v0/replicate_0/baseline/o.txt"), original);
+  const seen = ws.read("data/consumer/v1/replicate_0/baseline/o.txt");
+  assert.not.match(seen, /TAMPERED/, "the consumer never read the damaged file");
+  assert.ok(seen.includes(`producer=${original}`), seen);
+});
+
+store("a corrupt store object is never served: that experiment reruns", async () => {
+  const ws = storeWorkspace();
+  await ok(ws);
+  const before = snapshot(ws.path("data/producer"));
+  const digest: string = ws.lock().experiments.producer.outputs["baseline/replicate_0/o.txt"];
+  const object = objectPath(ws, digest);
+  assert.ok(exists(object), "the output is stored by its digest");
+  const original = readFileSync(object, "utf8");
+  assert.is(original, ws.read("data/producer/v0/replicate_0/baseline/o.txt"));
+
+  // Same size, other bytes; and the view is gone, so the only copy is the corrupt object.
+  chmodSync(object, 0o644);
+  writeFileSync(object, "X".repeat(original.length));
+  rmSync(ws.path("data/producer/v0"), { recursive: true });
+  const s = await ws.status();
+  assert.match(statusLine(s, "producer"), /^stale\s+producer \(1\/2 units\): 1 result missing or corrupt in the store$/, s.output);
+  const r = await ok(ws);
+  assert.equal(r.ran, ["producer:baseline:0"], "only the unit whose object was corrupt");
+  assert.equal(snapshot(ws.path("data/producer")), before, "the view holds the right bytes");
+  assert.is(readFileSync(object, "utf8"), original, "the object is repaired");
+  assert.equal((await ok(ws)).ran, []);
+});
+
+store("a missing store object is detected: that experiment reruns", async () => {
+  const ws = storeWorkspace();
+  await ok(ws);
+  const before = snapshot(ws.path("data/producer"));
+  const digest: string = ws.lock().experiments.producer.outputs["b/replicate_0/o.txt"];
+  rmSync(objectPath(ws, digest), { force: true });
+  const r = await ok(ws);
+  assert.equal(r.ran, ["producer:b:0"]);
+  assert.equal(snapshot(ws.path("data/producer")), before);
+  assert.ok(exists(objectPath(ws, digest)));
+});
+
+store.run();
+
+// ---------------------------------------------------------------------------------------------
+// 11. crystallize.lock
+
+const lockSuite = suite("crystallize.lock");
+
+lockSuite("sorted, complete per experiment, free of absolute paths, and stable under a no-op build", async () => {
+  // Topological order (zeta, then mid, then alpha) differs from alphabetical order.
+  const ws = new Ws({
+    ...producer("zeta", { config: "replicates: 2\ntreatments: {baseline: {}, t: {delta: 1}}\n" }),
+    ...consumer("mid", ["zeta"]),
+    ...consumer("alpha", ["mid"]),
+  });
+  await ok(ws);
+  const text = ws.lockText();
+  const lock = ws.lock();
+  assert.is(lock.version, 1);
+
+  const names = text.split("\n").map((l) => /^  ([a-z_]+):\s*$/.exec(l)?.[1]).filter((n): n is string => n !== undefined);
+  assert.equal(names, ["alpha", "mid", "zeta"], "experiments in alphabetical order in the file");
+  for (const name of names) {
+    const entry = lock.experiments[name];
+    for (const field of ["key", "version", "params", "code", "outputs"]) assert.ok(field in entry, `${name} has ${field}`);
+    assert.equal(Object.keys(entry), [...Object.keys(entry)].sort(), `${name}'s fields are sorted`);
+    assert.equal(Object.keys(entry.outputs), [...Object.keys(entry.outputs)].sort(), `${name}'s outputs are sorted`);
+    assert.match(String(entry.key), /^[0-9a-f]{32}$/);
+    assert.is(entry.version, 0);
+    assert.equal(Object.keys(entry.code), [`experiments/${name}/steps.ts`]);
+  }
+  assert.equal(Object.keys(lock.experiments.zeta.outputs), ["baseline/replicate_0/o.txt", "baseline/replicate_1/o.txt", "t/replicate_0/o.txt", "t/replicate_1/o.txt"]);
+  assert.equal(lock.experiments.zeta.params.treatments.t, { delta: 1 });
+  assert.ok(lock.experiments.alpha.upstream["mid#o"], "the consumer records the upstream output it read");
+
+  assert.not.ok(text.includes(ws.dir), "no absolute workspace path");
+  assert.not.ok(text.includes(basename(ws.dir)), "not even the temp folder's name");
+  assert.not.ok(text.includes(tmpdir()), "no temp path");
+  assert.not.match(text, /\d{4}-\d\d-\d\dT\d\d:\d\d/, "no timestamp");
+
+  const mtime = statSync(ws.path("crystallize.lock")).mtimeMs;
+  const r = await ok(ws);
+  assert.equal(r.ran, []);
+  assert.is(ws.lockText(), text, "a no-op build leaves the lock byte for byte");
+  assert.is(statSync(ws.path("crystallize.lock")).mtimeMs, mtime, "not even rewritten");
+});
+
+lockSuite("the lock is rewritten after a build that changes something, and only the changed entries differ", async () => {
+  const ws = new Ws({ ...producer("one"), ...producer("two") });
+  await ok(ws);
+  const before = ws.lock();
+  ws.edit("experiments/two/steps.ts", (t) => t.replace(`"two:"`, `"TWO:"`));
+  const r = await ok(ws);
+  assert.match(r.stdout, /crystallize\.lock updated/, r.output);
+  const after = ws.lock();
+  assert.equal(after.experiments.one, before.experiments.one);
+  assert.is.not(after.experiments.two.key, before.experiments.two.key);
+  assert.is(after.experiments.two.version, 1);
+});
+
+lockSuite.run();
