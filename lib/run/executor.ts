@@ -95,7 +95,10 @@ export class Executor {
   /** Per finished experiment: `condition/replicate` -> its record. */
   private readonly records = new Map<string, Map<string, UnitRecord>>();
   private readonly ready: Array<{ exp: RunningExperiment; unit: Unit; priority: number }> = [];
-  private active = 0;
+  /** Worker slots in use (bounded by jobs). */
+  private slots = 0;
+  /** Units started and not yet settled, including their storing and view writing. */
+  private inflight = 0;
   private failed = false;
   private aborted = false;
   private unitCounter = 0;
@@ -154,20 +157,60 @@ export class Executor {
   }
 
   private pump(): void {
-    while (this.active < this.o.jobs && this.ready.length > 0 && !(this.failed && this.o.failFast) && !this.aborted) {
+    while (this.slots < this.o.jobs && this.ready.length > 0 && !(this.failed && this.o.failFast) && !this.aborted) {
       const { exp, unit } = this.ready.shift()!;
-      this.active++;
-      void this.runUnit(exp, unit).catch((err) => {
-        // An I/O error of ours (disk full, permissions): fail the unit, keep the build going.
-        this.settle(exp, unit, undefined, { name: "Error", message: `crystallize could not store the result: ${(err as Error).message}`, stack: "" });
-      });
+      this.slots++;
+      this.inflight++;
+      void this.process(exp, unit);
     }
-    if (this.active === 0 && (this.ready.length === 0 || (this.failed && this.o.failFast))) {
+    if (this.inflight === 0 && (this.ready.length === 0 || (this.failed && this.o.failFast))) {
       for (const [name] of this.running) {
         if (!this.results.has(name)) this.finish({ name, status: "skipped", units: this.running.get(name)!.results, skippedBecause: "stopped after the first failure (--fail-fast)", durationMs: 0 });
       }
       this.onIdle();
     }
+  }
+
+  /**
+   * One unit from start to end. Its slot is freed as soon as the worker is done, so the next
+   * unit starts while this one's outputs are being stored.
+   */
+  private async process(exp: RunningExperiment, unit: Unit): Promise<void> {
+    let freed = false;
+    const free = () => {
+      if (freed) return;
+      freed = true;
+      this.slots--;
+      this.pump();
+    };
+    let result: UnitResult | undefined;
+    try {
+      result = await this.runUnit(exp, unit, free);
+    } catch (err) {
+      // An I/O error of ours (disk full, permissions): fail the unit, keep the build going.
+      const error = { name: "Error", message: `crystallize could not store the result: ${(err as Error).message}`, stack: "" };
+      result = { condition: unit.condition.name, replicate: unit.replicate, seed: unit.seed, key: "" as UnitKey, reads: {}, cached: false, outcome: { status: "failed", error, durationMs: 0 } };
+    }
+    free();
+    if (result && !this.aborted) {
+      if (result.outcome.status === "failed") this.failed = true;
+      exp.results.push(result);
+      this.o.events.unitFinished(exp.plan.name, result, exp.results.length, exp.plan.units.length);
+      if (exp.results.length === exp.plan.units.length) {
+        await this.complete(exp).catch((err) =>
+          this.finish({ name: exp.plan.name, status: "failed", units: exp.results, durationMs: 0, skippedBecause: `its view could not be written: ${(err as Error).message}` }),
+        );
+      }
+    }
+    this.inflight--;
+    this.release();
+    this.pump();
+  }
+
+  private unsettledUnits(): number {
+    let n = 0;
+    for (const [name, exp] of this.running) if (!this.results.has(name)) n += exp.plan.units.length - exp.results.length;
+    return n;
   }
 
   private upstreamOutput(read: Read): StoredOutput {
@@ -177,19 +220,21 @@ export class Executor {
     return out;
   }
 
-  private async runUnit(exp: RunningExperiment, unit: Unit): Promise<void> {
+  /** Looks the unit up in the store, runs it on a miss and stores its result. */
+  private async runUnit(exp: RunningExperiment, unit: Unit, free: () => void): Promise<UnitResult | undefined> {
     const key = this.o.keyOf(unit, (read) => this.upstreamOutput(read).digest);
     const reads = Object.fromEntries(unit.reads.map((r) => [`${r.experiment}#${r.output}`, this.upstreamOutput(r).digest]));
     const base = { condition: unit.condition.name, replicate: unit.replicate, seed: unit.seed, key, reads };
     if (!this.o.force.has(unit.experiment)) {
       const hit = await this.o.store.lookup(key);
-      if (hit) return this.settle(exp, unit, { ...base, cached: true, outcome: { status: "ok", record: hit } });
+      if (hit) return { ...base, cached: true, outcome: { status: "ok", record: hit } };
     }
-    if (this.aborted) return;
+    if (this.aborted) return undefined;
     if (!exp.announced) {
       exp.announced = true;
       this.o.events.experimentStarted(exp.plan.name, exp.plan.units.length);
     }
+    this.pool.warm(Math.min(this.o.jobs, this.unsettledUnits()));
     const id = `u${++this.unitCounter}`;
     this.unitExperiment.set(id, exp.plan.name);
     for (const read of unit.reads) {
@@ -198,11 +243,14 @@ export class Executor {
       }
     }
     const outcome = await this.pool.run(this.unitSpec(id, unit));
-    if (this.aborted) return;
+    // Known before the slot is handed on, so that --fail-fast starts nothing after a failure.
+    if (outcome.status === "failed") this.failed = true;
+    free();
+    if (this.aborted) return undefined;
     if (outcome.status === "failed") {
       const error = { ...outcome.error, stack: relativiseStack(outcome.error.stack, this.o.root) };
       await this.o.store.markFailed(key, error.message);
-      return this.settle(exp, unit, { ...base, cached: false, outcome: { status: "failed", error, durationMs: outcome.durationMs } });
+      return { ...base, cached: false, outcome: { status: "failed", error, durationMs: outcome.durationMs } };
     }
     const cfg = this.o.graph.node(unit.experiment).config;
     const outputs: Record<string, StoredOutput> = {};
@@ -218,31 +266,7 @@ export class Executor {
       durationMs: Math.round(outcome.durationMs),
     };
     await this.o.store.writeRecord(record);
-    this.settle(exp, unit, { ...base, cached: false, outcome: { status: "ok", record } });
-  }
-
-  /** Records a unit's end; the last one completes the experiment. `error` covers our own I/O failures. */
-  private settle(exp: RunningExperiment, unit: Unit, result: UnitResult | undefined, error?: UserError): void {
-    const r: UnitResult = result ?? {
-      condition: unit.condition.name,
-      replicate: unit.replicate,
-      seed: unit.seed,
-      key: "" as UnitKey,
-      reads: {},
-      cached: false,
-      outcome: { status: "failed", error: error!, durationMs: 0 },
-    };
-    if (r.outcome.status === "failed") this.failed = true;
-    exp.results.push(r);
-    this.o.events.unitFinished(exp.plan.name, r, exp.results.length, exp.plan.units.length);
-    const finishing = exp.results.length === exp.plan.units.length ? this.complete(exp) : Promise.resolve();
-    void finishing
-      .catch((err) => this.finish({ name: exp.plan.name, status: "failed", units: exp.results, durationMs: 0, skippedBecause: `its view could not be written: ${(err as Error).message}` }))
-      .finally(() => {
-        this.active--;
-        this.release();
-        this.pump();
-      });
+    return { ...base, cached: false, outcome: { status: "ok", record } };
   }
 
   private async complete(exp: RunningExperiment): Promise<void> {

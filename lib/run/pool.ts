@@ -34,6 +34,14 @@ export class WorkerPool {
 
   constructor(private readonly events: PoolEvents, private readonly memoryMb?: number) {}
 
+  /**
+   * Starts workers up to `n` in parallel. Called at the first cache miss, so that the loader
+   * start-up of every slot overlaps instead of delaying each newly ready unit in turn.
+   */
+  warm(n: number): void {
+    while (this.all.size < n && !this.closed) this.idle.push(this.spawn());
+  }
+
   async run(unit: UnitSpec): Promise<UnitOutcome> {
     const slot = this.idle.pop() ?? this.spawn();
     await slot.ready;
