@@ -5,7 +5,7 @@
 // file named by $RUNLOG (outside the workspace), which each CLI call gets fresh.
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { chmodSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, dirname, join, relative } from "node:path";
 import { parse as parseYaml } from "yaml";
@@ -142,6 +142,16 @@ function objectPath(ws: Ws, digest: string): string {
   return ws.path(join("data/.store/objects", digest.slice(0, 2), digest.slice(2)));
 }
 
+/**
+ * Sets the mtime of every file below `dir` an hour back, so that the next build's stat cache
+ * remembers their digests (it never trusts files modified in the last moments). Later edits
+ * must then be caught through the stat, not by a re-read that happens anyway.
+ */
+function age(dir: string): void {
+  const past = new Date(Date.now() - 3600_000);
+  for (const rel of filesUnder(dir)) utimesSync(join(dir, rel), past, past);
+}
+
 /** Version folders `v<N>` of an experiment's view. */
 function versions(ws: Ws, exp: string): string[] {
   if (!exists(ws.path(`data/${exp}`))) return [];
@@ -188,6 +198,16 @@ noop("editing description or cli changes no key", async () => {
   await ok(ws);
   const lock = ws.lockText();
   ws.edit("experiments/producer/config.yaml", (t) => t.replace("first words", "other words") + "cli:\n  group: demo\n");
+  const r = await ok(ws);
+  assert.equal(r.ran, []);
+  assert.is(ws.lockText(), lock);
+});
+
+noop("YAML comments, key order and explicit defaults in config.yaml change no key", async () => {
+  const ws = new Ws({ ...producer("producer", { config: "treatments:\n  baseline: {}\n  a: {p: 1, q: 2}\n" }), ...consumer("consumer", ["producer"]) });
+  await ok(ws);
+  const lock = ws.lockText();
+  ws.edit("experiments/producer/config.yaml", (t) => "# a comment\n" + t.replace("a: {p: 1, q: 2}", "a: {q: 2, p: 1}   # reordered").replace("steps: [emit]", "steps:\n  - emit") + "replicates: 1\nseed: 0\n");
   const r = await ok(ws);
   assert.equal(r.ran, []);
   assert.is(ws.lockText(), lock);
@@ -372,6 +392,19 @@ modules("a comment-only edit of the shared helper reruns nothing", async () => {
   assert.is(ws.lockText(), lock);
 });
 
+modules("a helper loaded with a string-literal dynamic import is part of the key", async () => {
+  const ws = new Ws({
+    ...producer("dyn", { value: `(await import("../common/late.js")).late()` }),
+    "experiments/common/late.ts": `export const late = () => "late-1";\n`,
+  });
+  ws.edit("experiments/dyn/steps.ts", (t) => t.replace("export const emit = (", "export const emit = async ("));
+  await ok(ws);
+  assert.is(ws.read("data/dyn/v0/replicate_0/baseline/o.txt"), "late-1");
+  ws.edit("experiments/common/late.ts", (t) => t.replace("late-1", "late-2"));
+  assert.equal((await ok(ws)).ran, ["dyn:baseline:0"]);
+  assert.is(ws.read("data/dyn/v1/replicate_0/baseline/o.txt"), "late-2");
+});
+
 modules.run();
 
 // ---------------------------------------------------------------------------------------------
@@ -437,6 +470,14 @@ decl("editing a declared input file reruns; rewriting the same bytes or adding a
   const s2 = await ws.status();
   assert.match(statusLine(s2, "reader"), /input experiments\/reader\/extra\/one\.txt added/, s2.output);
   assert.equal((await ok(ws)).ran, ["reader:baseline:0"], "a new file matching the glob reruns");
+
+  rmSync(ws.path("experiments/reader/extra/one.txt"));
+  const s3 = await ws.status();
+  assert.match(statusLine(s3, "reader"), /^fresh/, "back to the earlier inputs: the store holds that key\n" + s3.output);
+  const r3 = await ok(ws);
+  assert.equal(r3.ran, [], "the earlier result, from the store");
+  assert.is(ws.lock().experiments.reader.version, 1);
+  assert.equal(Object.keys(ws.lock().experiments.reader.inputs), ["experiments/reader/data.csv"]);
 });
 
 decl("a declared env variable: a new value reruns, the same value does not, and the lock never holds the value", async () => {
@@ -564,6 +605,38 @@ cutoff("an upstream that reruns to byte-identical output does not rerun its cons
   assert.equal((await ok(ws)).ran, []);
 });
 
+cutoff("a loader runs in the consumer: editing only the loader reruns the consumer even though the bytes are identical", async () => {
+  const ws = new Ws({
+    "experiments/producer/config.yaml": "outputs:\n  o:\n    file_name: o.txt\n    loader: load\nsteps: [emit]\n",
+    "experiments/producer/steps.ts": `import { appendFileSync } from "node:fs";\nexport const emit = (d: unknown, ctx: any) => { ${LOG("producer")} ctx.outputs.o.write("Abc"); return d; };\n`,
+    "experiments/producer/outputs.ts": `import { readFileSync } from "node:fs";\nexport const load = (path: string) => readFileSync(path, "utf8").toUpperCase();\n`,
+    ...consumer("consumer", ["producer"]),
+  });
+  await ok(ws);
+  assert.match(ws.read("data/consumer/v0/replicate_0/baseline/o.txt"), /producer=ABC /);
+  ws.edit("experiments/producer/outputs.ts", (t) => t.replace("toUpperCase", "toLowerCase"));
+  const r = await ok(ws);
+  assert.equal(r.ran, ["consumer:baseline:0", "producer:baseline:0"]);
+  assert.equal(versions(ws, "producer"), ["v0"], "the producer's bytes did not change");
+  assert.match(ws.read("data/consumer/v1/replicate_0/baseline/o.txt"), /producer=abc /);
+});
+
+cutoff("a version folder, once written, is not rewritten when an upstream gets a new version with identical outputs", async () => {
+  // The producer's result changes (a new metric) but its output bytes do not: the consumer
+  // stays cached at v0. Its v0 folder was never damaged, so it must not be rewritten or
+  // reported as repaired.
+  const ws = new Ws({ ...producer("producer", { value: `"same bytes"` }), ...consumer("consumer", ["producer"]) });
+  await ok(ws);
+  const before = snapshot(ws.path("data/consumer/v0"));
+  ws.edit("experiments/producer/steps.ts", (t) => t.replace("return d;", `ctx.metrics.add("new_metric", 1);\n  return d;`));
+  const r = await ok(ws);
+  assert.equal(r.ran, ["producer:baseline:0"]);
+  assert.equal(versions(ws, "producer"), ["v0", "v1"], "new metrics: a new producer version");
+  assert.equal(versions(ws, "consumer"), ["v0"]);
+  assert.not.match(r.stderr, /consumer\s+v0\s+repaired/, "an intact view is not repaired:\n" + r.stderr);
+  assert.equal(snapshot(ws.path("data/consumer/v0")), before, "the consumer's v0 folder is unchanged");
+});
+
 cutoff.run();
 
 // ---------------------------------------------------------------------------------------------
@@ -595,6 +668,7 @@ store("reverting a config edit restores the old result from the store, pointing 
   assert.match(statusLine(s, "producer"), /^fresh/, "the store holds the old key: nothing to run\n" + s.output);
   const reverted = await ok(ws);
   assert.equal(reverted.ran, [], "nothing ran");
+  assert.not.match(reverted.stderr, /▸/, "nothing announced as running");
   assert.match(reverted.stdout, /done: 0 built, 2 up to date/, reverted.output);
   const lock = ws.lock();
   assert.is(lock.experiments.producer.version, 0);
@@ -614,6 +688,7 @@ store("a deleted view, or the whole data/<exp> folder, is restored from the stor
   rmSync(ws.path("data/producer/v0"), { recursive: true });
   const r1 = await ok(ws);
   assert.equal(r1.ran, []);
+  assert.not.match(r1.stderr, /▸/, "a restore is not a run");
   assert.match(r1.stderr, /✓ producer\s+v0\s+restored from the store/, r1.output);
   assert.equal(snapshot(ws.path("data/producer")), before);
 
@@ -638,7 +713,14 @@ store("a view edited by hand is restored from the store, without running anythin
   await ok(ws);
   const before = snapshot(ws.path("data/producer"));
   const lock = ws.lockText();
-  ws.write("data/producer/v0/replicate_0/baseline/o.txt", "edited by hand");
+  // Let the stat cache remember the view's digests, then edit with the same size and put the
+  // old mtime back (as `touch -r` or a careful editor would): still caught.
+  age(ws.path("data"));
+  assert.equal((await ok(ws)).ran, []);
+  const view = ws.path("data/producer/v0/replicate_0/baseline/o.txt");
+  const { atime, mtime } = statSync(view);
+  writeFileSync(view, "X".repeat(before["v0/replicate_0/baseline/o.txt"].length));
+  utimesSync(view, atime, mtime);
   ws.write("data/producer/v0/baseline/results.json", "{}\n");
   const r = await ok(ws);
   assert.equal(r.ran, [], "nothing ran");
@@ -672,6 +754,9 @@ store("a corrupt store object is never served: that experiment reruns", async ()
   const original = readFileSync(object, "utf8");
   assert.is(original, ws.read("data/producer/v0/replicate_0/baseline/o.txt"));
 
+  // Let the stat cache remember the objects' digests first (a no-op build reads them).
+  age(ws.path("data/.store/objects"));
+  assert.equal((await ok(ws)).ran, []);
   // Same size, other bytes; and the view is gone, so the only copy is the corrupt object.
   chmodSync(object, 0o644);
   writeFileSync(object, "X".repeat(original.length));
@@ -695,6 +780,19 @@ store("a missing store object is detected: that experiment reruns", async () => 
   assert.equal(r.ran, ["producer:b:0"]);
   assert.equal(snapshot(ws.path("data/producer")), before);
   assert.ok(exists(objectPath(ws, digest)));
+});
+
+store("a damaged unit record is a miss, not an error: that unit reruns", async () => {
+  const ws = new Ws(producer("producer", { config: "replicates: 2\n" }));
+  await ok(ws);
+  const records = filesUnder(ws.path("data/.store/units"));
+  assert.is(records.length, 2, "one record per unit key");
+  const record = ws.path(join("data/.store/units", records[0]));
+  chmodSync(record, 0o644);
+  writeFileSync(record, readFileSync(record, "utf8").slice(0, 20));
+  const r = await ok(ws);
+  assert.is(r.ran.length, 1, r.output);
+  assert.equal((await ok(ws)).ran, []);
 });
 
 store.run();

@@ -31,7 +31,7 @@ function printJson(doc: unknown): void {
 }
 
 function assessmentJson(a: Assessment): Record<string, unknown> {
-  return { name: a.name, status: a.state, key: a.key ?? null, units: { total: a.total, toRun: a.toRun }, reasons: a.reasons.map(reasonJson) };
+  return { name: a.name, status: a.state, key: a.key ?? null, units: { total: a.total, toRun: a.unitsKnown ? a.toRun : null }, reasons: a.reasons.map(reasonJson) };
 }
 
 function resultJson(r: ExperimentResult, root: string, dataDir: string): Record<string, unknown> {

@@ -16,6 +16,8 @@ export interface Assessment {
   /** Units that will run (for blocked experiments: unknown until the upstream has run). */
   toRun: number;
   total: number;
+  /** False when only the experiment as a whole is known to be stale (`check` sees no unit keys). */
+  unitsKnown: boolean;
   reasons: Reason[];
   /** The experiment key, when every upstream is fresh. */
   key?: Digest;
@@ -54,10 +56,15 @@ export async function assess(input: AssessInput): Promise<Map<string, Assessment
     const facts = input.facts.get(exp.name)!;
     const staleUps = graph.node(exp.name).upstream.filter((u) => out.has(u) && out.get(u)!.state !== "fresh");
     const total = exp.units.length;
+    const forced = input.force.has(exp.name) && source.kind === "store";
+    if (forced && staleUps.length > 0) {
+      out.set(exp.name, { name: exp.name, state: "stale", toRun: total, total, unitsKnown: true, reasons: [{ kind: "forced" }] });
+      continue;
+    }
     if (staleUps.length > 0) {
       const reasons: Reason[] = staleUps.map((u) => ({ kind: "upstream-stale", experiment: u }));
       if (entry) reasons.push(...componentReasons(entry, config, facts));
-      out.set(exp.name, { name: exp.name, state: "blocked", toRun: total, total, reasons });
+      out.set(exp.name, { name: exp.name, state: "blocked", toRun: total, total, unitsKnown: false, reasons });
       continue;
     }
     const readDigest = (read: Read): Digest => {
@@ -74,7 +81,7 @@ export async function assess(input: AssessInput): Promise<Map<string, Assessment
       }
     } catch (err) {
       if (!(err instanceof MissingUpstream)) throw err;
-      out.set(exp.name, { name: exp.name, state: "stale", toRun: total, total, reasons: [{ kind: "lock-only", detail: `upstream ${err.read.experiment} has no locked output ${err.read.output} for ${err.read.condition}/replicate_${err.read.replicate}` }] });
+      out.set(exp.name, { name: exp.name, state: "stale", toRun: total, total, unitsKnown: false, reasons: [{ kind: "lock-only", detail: `upstream ${err.read.experiment} has no locked output ${err.read.output} for ${err.read.condition}/replicate_${err.read.replicate}` }] });
       continue;
     }
     const key = experimentKey(keys);
@@ -90,17 +97,17 @@ export async function assess(input: AssessInput): Promise<Map<string, Assessment
           }
         }
         known.set(exp.name, outputs);
-        out.set(exp.name, { name: exp.name, state: "fresh", toRun: 0, total, reasons: [], key });
+        out.set(exp.name, { name: exp.name, state: "fresh", toRun: 0, total, unitsKnown: true, reasons: [], key });
       } else {
         const reasons = diffs();
         if (reasons.length === 0) reasons.push({ kind: "lock-only", detail: "the locked key does not match (was the lock edited by hand?)" });
-        out.set(exp.name, { name: exp.name, state: "stale", toRun: total, total, reasons, key });
+        out.set(exp.name, { name: exp.name, state: "stale", toRun: total, total, unitsKnown: false, reasons, key });
       }
       continue;
     }
 
-    if (input.force.has(exp.name)) {
-      out.set(exp.name, { name: exp.name, state: "stale", toRun: total, total, reasons: [{ kind: "forced" }], key });
+    if (forced) {
+      out.set(exp.name, { name: exp.name, state: "stale", toRun: total, total, unitsKnown: true, reasons: [{ kind: "forced" }], key });
       continue;
     }
     const records = await Promise.all(keys.map((k) => source.lookup(k)));
@@ -110,14 +117,14 @@ export async function assess(input: AssessInput): Promise<Map<string, Assessment
         for (const [alias, o] of Object.entries(records[i]!.outputs)) outputs.set(`${u.condition.name}/${u.replicate}/${alias}`, o.digest);
       });
       known.set(exp.name, outputs);
-      out.set(exp.name, { name: exp.name, state: "fresh", toRun: 0, total, reasons: [], key });
+      out.set(exp.name, { name: exp.name, state: "fresh", toRun: 0, total, unitsKnown: true, reasons: [], key });
       continue;
     }
     const reasons = diffs();
     const failures = (await Promise.all(exp.units.map((u, i) => (records[i] ? undefined : source.failure(keys[i]))))).filter((f) => f !== undefined);
-    if (failures.length > 0) reasons.push({ kind: "failed-before", units: failures.length, message: failures[0]!.message });
+    if (failures.length > 0) reasons.push({ kind: "failed-before", units: failures.length, error: failures[0]!.message });
     if (reasons.length === 0 || (entry && entry.key === key)) reasons.push({ kind: "missing-output", units: missing.length - failures.length });
-    out.set(exp.name, { name: exp.name, state: "stale", toRun: missing.length, total, reasons: reasons.filter((r) => r.kind !== "missing-output" || r.units > 0), key });
+    out.set(exp.name, { name: exp.name, state: "stale", toRun: missing.length, total, unitsKnown: true, reasons: reasons.filter((r) => r.kind !== "missing-output" || r.units > 0), key });
   }
   return out;
 }

@@ -15,7 +15,7 @@ export type Reason =
   | { kind: "upstream-output"; output: string }
   | { kind: "upstream-stale"; experiment: string }
   | { kind: "missing-output"; units: number }
-  | { kind: "failed-before"; units: number; message: string }
+  | { kind: "failed-before"; units: number; error: string }
   | { kind: "lock-only"; detail: string };
 
 export type Change = "added" | "removed" | "modified";
@@ -39,7 +39,7 @@ export function describeReason(r: Reason): string {
     case "upstream-output": return `upstream output ${r.output} changed`;
     case "upstream-stale": return `upstream ${r.experiment} is stale (reruns only if its output changes)`;
     case "missing-output": return `${r.units} result${r.units === 1 ? "" : "s"} missing or corrupt in the store`;
-    case "failed-before": return `${r.units} unit${r.units === 1 ? "" : "s"} failed in an earlier build: ${r.message}`;
+    case "failed-before": return `${r.units} unit${r.units === 1 ? "" : "s"} failed in an earlier build: ${r.error}`;
     case "lock-only": return r.detail;
   }
 }

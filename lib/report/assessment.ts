@@ -8,7 +8,7 @@ export function renderAssessment(assessments: Iterable<Assessment>, paint: Paint
   for (const a of assessments) {
     if (onlyStale && a.state === "fresh") continue;
     const state = a.state === "fresh" ? paint("green", "fresh  ") : a.state === "stale" ? paint("yellow", "stale  ") : paint("yellow", "blocked");
-    const units = a.state === "fresh" ? "" : a.state === "stale" ? paint("dim", ` (${a.toRun}/${a.total} units)`) : "";
+    const units = a.state === "stale" && a.unitsKnown ? paint("dim", ` (${a.toRun}/${a.total} units)`) : "";
     lines.push(`${state} ${a.name}${units}${a.reasons.length ? ": " + a.reasons.map(describeReason).join("; ") : ""}`);
   }
   return lines.join("\n");

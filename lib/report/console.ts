@@ -10,7 +10,7 @@ export class ConsoleReporter implements ExecutionEvents {
   }
 
   experimentStarted(name: string, units: number): void {
-    this.write(`${this.paint("cyan", "▸")} ${name}` + this.paint("dim", units > 1 ? `  ${units} units` : ""));
+    this.write(`${this.paint("cyan", "▸")} ${name}` + this.paint("dim", units > 1 ? `  (${units} units)` : ""));
   }
 
   unitFinished(name: string, unit: UnitResult, done: number, total: number): void {
@@ -23,7 +23,9 @@ export class ConsoleReporter implements ExecutionEvents {
     if (r.status === "cached") {
       if (r.view === "created" || r.view === "repaired") this.write(`${this.paint("green", "✓")} ${r.name}` + this.paint("dim", `  v${r.version}  ${r.view === "created" ? "restored" : "repaired"} from the store`));
     } else if (r.status === "built") {
-      this.write(`${this.paint("green", "✓")} ${r.name}` + this.paint("dim", `  v${r.version}  ${seconds(r.durationMs)}`));
+      const ran = r.units.filter((u) => !u.cached).length;
+      const partial = ran < r.units.length ? `  ${ran} of ${r.units.length} units ran, the rest from the store` : "";
+      this.write(`${this.paint("green", "✓")} ${r.name}` + this.paint("dim", `  v${r.version}  ${seconds(r.durationMs)}${partial}`));
     } else if (r.status === "failed") {
       const failed = r.units.filter((u) => u.outcome.status === "failed");
       this.write(`${this.paint("red", "✗")} ${this.paint("bold", r.name)} failed: ${failed.length} of ${r.units.length} units`);

@@ -282,25 +282,26 @@ export class Executor {
     const records = units.map((u) => (u.outcome as { record: UnitRecord }).record);
     this.records.set(plan.name, new Map(records.map((r) => [`${r.condition}/${r.replicate}`, r])));
 
-    const results: Record<string, ResultsFile> = {};
-    for (const c of plan.conditions) results[c.name] = { metrics: {}, replicates: [] };
-    for (const r of records) {
-      results[r.condition].replicates.push({ replicate: r.replicate, seed: r.seed, metrics: r.metrics });
-      for (const [k, v] of Object.entries(r.metrics)) (results[r.condition].metrics[k] ??= []).push(...v);
-    }
-    const resultId = digestBytes(canonicalJson({ results, outputs: records.map((r) => [r.condition, r.replicate, r.outputs]) }));
+    const resultsIn = (conditions: string[]) => {
+      const results: Record<string, ResultsFile> = {};
+      for (const c of conditions) results[c] = { metrics: {}, replicates: [] };
+      for (const r of records) {
+        results[r.condition].replicates.push({ replicate: r.replicate, seed: r.seed, metrics: r.metrics });
+        for (const [k, v] of Object.entries(r.metrics)) (results[r.condition].metrics[k] ??= []).push(...v);
+      }
+      return results;
+    };
+    const resultId = digestBytes(canonicalJson({ results: resultsIn(plan.conditions.map((c) => c.name)), outputs: records.map((r) => [r.condition, r.replicate, r.outputs]) }));
     const index = await this.o.store.readVersions(plan.name);
     let version = index.results[resultId];
-    if (version === undefined) {
-      version = Math.max(await latestVersion(this.o.store.dataDir, plan.name), ...Object.values(index.results)) + 1;
-      index.results[resultId] = version;
-      index.units[version] = records.map((r) => r.key);
-      await this.o.store.writeVersions(plan.name, index);
-    }
-    const upstream: Record<string, number> = {};
-    for (const edge of this.o.graph.node(plan.name).inputs) upstream[`${edge.experiment}#${edge.output}`] = this.results.get(edge.experiment)!.version!;
-    const view = await materializeView(this.o.store, this.o.statCache, plan.name, {
-      metadata: {
+    // A version's metadata is fixed when it is first written: rebuilding its view later (from
+    // the store, after the upstream moved on or the treatments were reordered) gives the same files.
+    let metadata = version === undefined ? undefined : index.metadata[version];
+    if (version === undefined || metadata === undefined) {
+      version ??= Math.max(await latestVersion(this.o.store.dataDir, plan.name), ...Object.values(index.results)) + 1;
+      const upstream: Record<string, number> = {};
+      for (const edge of this.o.graph.node(plan.name).inputs) upstream[`${edge.experiment}#${edge.output}`] = this.results.get(edge.experiment)!.version!;
+      metadata = {
         name: plan.name,
         version,
         replicates: plan.replicates,
@@ -308,8 +309,15 @@ export class Executor {
         conditions: plan.conditions.map((c) => c.name),
         outputs: Object.fromEntries(cfg.outputs.map((o) => [o.alias, o.fileName])),
         upstream,
-      },
-      results,
+      };
+      index.results[resultId] = version;
+      index.units[version] = records.map((r) => r.key);
+      index.metadata[version] = metadata;
+      await this.o.store.writeVersions(plan.name, index);
+    }
+    const view = await materializeView(this.o.store, this.o.statCache, plan.name, {
+      metadata,
+      results: resultsIn(metadata.conditions),
       units: records.map((r) => ({ condition: r.condition, replicate: r.replicate, outputs: r.outputs })),
     }, this.o.tag);
     const status = units.every((u) => u.cached) ? "cached" : "built";

@@ -41,6 +41,7 @@ export async function collectGarbage(store: Store, lock: LockFile | undefined, e
       } else {
         delete index.results[resultId];
         delete index.units[version];
+        delete index.metadata[version];
         report.versions++;
         changed = true;
       }

@@ -5,6 +5,7 @@ import { digestFile, type Digest } from "../hash/digest.js";
 import type { UnitKey } from "../hash/keys.js";
 import type { StatCache } from "../hash/stat-cache.js";
 import { writeFileAtomic } from "./atomic.js";
+import type { MetadataFile } from "./views.js";
 
 /** One output file of a unit, as stored. */
 export interface StoredOutput {
@@ -45,6 +46,8 @@ export interface VersionIndex {
   results: Record<string, number>;
   /** Version number -> the unit keys whose records make it up (what gc keeps). */
   units: Record<string, UnitKey[]>;
+  /** Version number -> its metadata.json, fixed when the version was first written. */
+  metadata: Record<string, MetadataFile>;
 }
 
 /**
@@ -136,11 +139,11 @@ export class Store {
   async readVersions(experiment: string): Promise<VersionIndex> {
     try {
       const parsed = JSON.parse(readFileSync(join(this.dir, "versions", `${experiment}.json`), "utf8")) as VersionIndex;
-      if (parsed && typeof parsed.results === "object") return { results: parsed.results, units: parsed.units ?? {} };
+      if (parsed && typeof parsed.results === "object") return { results: parsed.results, units: parsed.units ?? {}, metadata: parsed.metadata ?? {} };
     } catch {
       /* no index yet */
     }
-    return { results: {}, units: {} };
+    return { results: {}, units: {}, metadata: {} };
   }
 
   async writeVersions(experiment: string, index: VersionIndex): Promise<void> {
