@@ -38,7 +38,8 @@ export function writeWorkspace(dir, levels, { stepMs = 0, seed = 1, parents, out
       write(dir, `experiments/${name}/config.yaml`, `${ds}outputs: {o: {file_name: o.txt}}\nsteps: [work]\n`);
       const body = outputBytes
         ? `ctx.outputs.o.write(Buffer.alloc(${outputBytes}, ${name.length % 251}));`
-        : `ctx.outputs.o.write(${JSON.stringify(name)} + ":" + Object.keys(data ?? {}).length);`;
+        : // The output depends on what was read, so a changed root output reaches its whole cone.
+          `let h = 7; for (const ch of ${JSON.stringify(name)} + JSON.stringify(data ?? {})) h = (h * 31 + ch.charCodeAt(0)) | 0;\n  ctx.outputs.o.write(String(h));`;
       const sleep = stepMs ? `await new Promise((r) => setTimeout(r, ${stepMs}));\n  ` : "";
       write(dir, `experiments/${name}/steps.ts`, `// ${name}\nexport const work = async (data: any, ctx: any) => {\n  ${sleep}${body}\n  return data;\n};\n`);
     }

@@ -126,6 +126,8 @@ export interface BuildOutcome {
   jobs: number;
   /** Whether crystallize.lock was rewritten. */
   lockWritten: boolean;
+  /** From the first unit reaching a worker to the end of execution; undefined when nothing ran. */
+  schedulingMs?: number;
 }
 
 const NO_EVENTS: ExecutionEvents = {
@@ -185,7 +187,8 @@ export async function buildWorkspace(loaded: LoadedWorkspace, options: BuildOpti
       keyOf: p.keyOf,
       force: p.force,
       singles: p.singles,
-      priority: criticalPathPriority(loaded.graph, p.plan, timings),
+      // CRYSTALLIZE_SCHEDULER=fifo is the benchmarks' baseline: a plain first-in first-out queue.
+      priority: process.env.CRYSTALLIZE_SCHEDULER === "fifo" ? new Map() : criticalPathPriority(loaded.graph, p.plan, timings),
       jobs,
       failFast: options.failFast ?? false,
       workerMemoryMb: loaded.workspace.settings.workerMemoryMb,
@@ -200,6 +203,7 @@ export async function buildWorkspace(loaded: LoadedWorkspace, options: BuildOpti
     options.signal?.addEventListener("abort", onAbort, { once: true });
     try {
       const experiments = await executor.run();
+      const schedulingMs = executor.firstUnitAt === undefined ? undefined : performance.now() - executor.firstUnitAt;
       let lockWritten = false;
       if (!interrupted) {
         // A build with overrides did not build what the configs say: the lock stays as it was.
@@ -208,7 +212,7 @@ export async function buildWorkspace(loaded: LoadedWorkspace, options: BuildOpti
         await p.statCache.save();
       }
       const ok = !interrupted && experiments.every((e) => e.status === "built" || e.status === "cached");
-      return { root, plan: p.plan, experiments, ok, interrupted, jobs, lockWritten };
+      return { root, plan: p.plan, experiments, ok, interrupted, jobs, lockWritten, schedulingMs };
     } finally {
       options.signal?.removeEventListener("abort", onAbort);
     }

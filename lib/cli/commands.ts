@@ -100,7 +100,8 @@ export async function buildCommand(targets: string[], flags: BuildFlags): Promis
     if (outcome.interrupted) return EXIT.interrupted;
     const dataDir = join(loaded.workspace.root, loaded.workspace.settings.data);
     if (flags.json) {
-      printJson({ command: "build", ok: outcome.ok, durationMs: Math.round(performance.now() - started), experiments: outcome.experiments.map((r) => resultJson(r, loaded.workspace.root, dataDir)) });
+      const schedulingMs = outcome.schedulingMs === undefined ? null : Math.round(outcome.schedulingMs);
+      printJson({ command: "build", ok: outcome.ok, durationMs: Math.round(performance.now() - started), schedulingMs, experiments: outcome.experiments.map((r) => resultJson(r, loaded.workspace.root, dataDir)) });
       return outcome.ok ? EXIT.ok : EXIT.failed;
     }
     const outPaint = makePaint(useColor(process.stdout));

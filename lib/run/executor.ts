@@ -79,6 +79,8 @@ interface RunningExperiment {
   results: UnitResult[];
   started?: number;
   announced: boolean;
+  /** Units whose worker has returned (or that were found in the store). */
+  returned: number;
 }
 
 /**
@@ -104,15 +106,23 @@ export class Executor {
   private unitCounter = 0;
   private readonly unitExperiment = new Map<string, string>();
   private onIdle: () => void = () => {};
+  /** When the first unit reached a worker: what comes before is start-up, not scheduling. */
+  firstUnitAt?: number;
 
   constructor(private readonly o: ExecuteOptions) {
     this.staging = join(o.store.dataDir, ".tmp", o.tag);
-    this.pool = new WorkerPool({ onLog: (id, line) => o.events.log(this.unitExperiment.get(id) ?? "?", line) }, o.workerMemoryMb);
+    this.pool = new WorkerPool(
+      {
+        onLog: (id, line) => o.events.log(this.unitExperiment.get(id) ?? "?", line),
+        onStart: () => (this.firstUnitAt ??= performance.now()),
+      },
+      o.workerMemoryMb,
+    );
   }
 
   async run(): Promise<ExperimentResult[]> {
     try {
-      for (const plan of this.o.plan.experiments) this.running.set(plan.name, { plan, results: [], announced: false });
+      for (const plan of this.o.plan.experiments) this.running.set(plan.name, { plan, results: [], announced: false, returned: 0 });
       await new Promise<void>((resolve) => {
         this.onIdle = resolve;
         this.release();
@@ -173,7 +183,9 @@ export class Executor {
 
   /**
    * One unit from start to end. Its slot is freed as soon as the worker is done, so the next
-   * unit starts while this one's outputs are being stored.
+   * unit starts while this one's outputs are being stored; except for an experiment's last
+   * unit: its slot is held until the experiment is complete and its dependents are queued, so
+   * that they, not whatever was queued before, get it (the critical path must not wait).
    */
   private async process(exp: RunningExperiment, unit: Unit): Promise<void> {
     let freed = false;
@@ -183,15 +195,18 @@ export class Executor {
       this.slots--;
       this.pump();
     };
+    const freeUnlessLast = () => {
+      exp.returned++;
+      if (exp.returned < exp.plan.units.length) free();
+    };
     let result: UnitResult | undefined;
     try {
-      result = await this.runUnit(exp, unit, free);
+      result = await this.runUnit(exp, unit, freeUnlessLast);
     } catch (err) {
       // An I/O error of ours (disk full, permissions): fail the unit, keep the build going.
       const error = { name: "Error", message: `crystallize could not store the result: ${(err as Error).message}`, stack: "" };
       result = { condition: unit.condition.name, replicate: unit.replicate, seed: unit.seed, key: "" as UnitKey, reads: {}, cached: false, outcome: { status: "failed", error, durationMs: 0 } };
     }
-    free();
     if (result && !this.aborted) {
       if (result.outcome.status === "failed") this.failed = true;
       exp.results.push(result);
@@ -204,6 +219,7 @@ export class Executor {
     }
     this.inflight--;
     this.release();
+    free();
     this.pump();
   }
 
@@ -227,7 +243,10 @@ export class Executor {
     const base = { condition: unit.condition.name, replicate: unit.replicate, seed: unit.seed, key, reads };
     if (!this.o.force.has(unit.experiment)) {
       const hit = await this.o.store.lookup(key);
-      if (hit) return { ...base, cached: true, outcome: { status: "ok", record: hit } };
+      if (hit) {
+        free();
+        return { ...base, cached: true, outcome: { status: "ok", record: hit } };
+      }
     }
     if (this.aborted) return undefined;
     if (!exp.announced) {

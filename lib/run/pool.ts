@@ -10,6 +10,8 @@ export type UnitOutcome =
 export interface PoolEvents {
   /** A line the unit printed (stdout, stderr or ctx.log). */
   onLog(unitId: string, line: string): void;
+  /** A worker received the unit: it starts running now. */
+  onStart?(unitId: string): void;
 }
 
 interface Slot {
@@ -39,7 +41,16 @@ export class WorkerPool {
    * start-up of every slot overlaps instead of delaying each newly ready unit in turn.
    */
   warm(n: number): void {
-    while (this.all.size < n && !this.closed) this.idle.push(this.spawn());
+    if (this.closed || this.all.size >= n) return;
+    if (this.all.size === 0) {
+      // The first worker starts alone: on a small machine, starting all at once would delay the
+      // first unit by every other worker's start-up. The rest follow as soon as it is ready.
+      const first = this.spawn();
+      this.idle.push(first);
+      void first.ready.then(() => this.warm(n));
+      return;
+    }
+    while (this.all.size < n) this.idle.push(this.spawn());
   }
 
   async run(unit: UnitSpec): Promise<UnitOutcome> {
@@ -47,6 +58,7 @@ export class WorkerPool {
     await slot.ready;
     return new Promise<UnitOutcome>((resolve) => {
       slot.busy = { unit, resolve, started: performance.now(), stderrTail: [] };
+      this.events.onStart?.(unit.id);
       slot.child.send({ type: "run", unit } satisfies ToWorker);
     });
   }
