@@ -131,16 +131,6 @@ export class Graph {
     targets.forEach(visit);
     return this.order.filter((n) => keep.has(n));
   }
-
-  /** Every experiment downstream of `name`, transitively. */
-  downstreamCone(name: string): Set<string> {
-    const seen = new Set<string>();
-    const visit = (n: string) => {
-      for (const d of this.node(n).downstream) if (!seen.has(d)) (seen.add(d), visit(d));
-    };
-    visit(name);
-    return seen;
-  }
 }
 
 function findCycle(nodes: Map<string, GraphNode>): string[] | undefined {

@@ -1,5 +1,4 @@
-import { readFileSync } from "node:fs";
-import { stat } from "node:fs/promises";
+import { readFileSync, statSync } from "node:fs";
 import { writeFileAtomic } from "../store/atomic.js";
 
 /** One remembered file: what it looked like on disk when `value` was computed from it. */
@@ -51,7 +50,9 @@ export class StatCache {
   async get<T>(abs: string, kind: string, compute: () => Promise<T>): Promise<T> {
     const id = `${kind}:${abs}`;
     this.used.add(id);
-    const before = await stat(abs, { bigint: true });
+    // Synchronous on purpose: thousands of stats of a no-op cost far less without a thread-pool
+    // round trip each.
+    const before = statSync(abs, { bigint: true });
     const stamp = `${before.size}:${before.mtimeNs}:${before.ctimeNs}:${before.ino}`;
     const hit = this.entries[id];
     if (hit && hit.stamp === stamp) return hit.value as T;
@@ -71,7 +72,7 @@ export class StatCache {
    * re-read it. Only for our own writes: the racy rule above protects files others write.
    */
   async remember(abs: string, kind: string, value: unknown): Promise<void> {
-    const s = await stat(abs, { bigint: true });
+    const s = statSync(abs, { bigint: true });
     this.entries[`${kind}:${abs}`] = { stamp: `${s.size}:${s.mtimeNs}:${s.ctimeNs}:${s.ino}`, value };
     this.used.add(`${kind}:${abs}`);
     this.dirty = true;

@@ -6,7 +6,7 @@ import type { BuildPlan } from "./plan.js";
  * when more work is ready than there are slots, the work on the critical path goes first.
  * An experiment's weight is its units times its mean unit duration from earlier builds; with
  * no history, every experiment weighs 1, so the longest chain of experiments goes first, and
- * ties go to the experiment with more downstream experiments.
+ * ties go to the experiment with more direct dependents.
  */
 export function criticalPathPriority(graph: Graph, plan: BuildPlan, timings: Record<string, number>): Map<string, number> {
   const inPlan = new Map(plan.experiments.map((e) => [e.name, e]));
@@ -17,8 +17,8 @@ export function criticalPathPriority(graph: Graph, plan: BuildPlan, timings: Rec
   for (const e of [...plan.experiments].reverse()) {
     const downstream = graph.node(e.name).downstream.filter((d) => inPlan.has(d));
     const longest = Math.max(0, ...downstream.map((d) => priority.get(d)!));
-    // The cone size breaks ties without ever outweighing one unit of path length.
-    priority.set(e.name, weight(e.name) + longest + graph.downstreamCone(e.name).size * 1e-6);
+    // The dependents count breaks ties without ever outweighing one unit of path length.
+    priority.set(e.name, weight(e.name) + longest + downstream.length * 1e-6);
   }
   return priority;
 }

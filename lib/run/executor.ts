@@ -146,13 +146,17 @@ export class Executor {
   }
 
   /** Moves experiments whose upstreams are all done into the ready queue. */
-  private release(): void {
-    for (const [name, exp] of this.running) {
+  /** Checks `from`'s dependents (everything, at the start), so a build of N experiments stays O(N). */
+  private release(from?: string): void {
+    const candidates = from === undefined ? [...this.running.keys()] : this.o.graph.node(from).downstream.filter((d) => this.running.has(d));
+    for (const name of candidates) {
+      const exp = this.running.get(name)!;
       if (exp.started !== undefined || this.results.has(name)) continue;
       const ups = this.o.graph.node(name).upstream.filter((u) => this.running.has(u));
       const blocked = ups.find((u) => ["failed", "skipped"].includes(this.results.get(u)?.status ?? ""));
       if (blocked) {
         this.finish({ name, status: "skipped", units: [], skippedBecause: `upstream ${blocked} did not build`, durationMs: 0 });
+        this.release(name);
         continue;
       }
       if (ups.every((u) => this.results.has(u))) {
@@ -218,7 +222,7 @@ export class Executor {
       }
     }
     this.inflight--;
-    this.release();
+    this.release(exp.plan.name);
     free();
     this.pump();
   }

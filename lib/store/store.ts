@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { chmod, mkdir, rename, rm, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { digestFile, type Digest } from "../hash/digest.js";
@@ -78,7 +78,7 @@ export class Store {
   async verifyObject(digest: Digest, size: number): Promise<boolean> {
     const path = this.objectPath(digest);
     try {
-      if ((await stat(path)).size !== size) return false;
+      if (statSync(path).size !== size) return false;
       return (await this.statCache.get(path, "digest", () => digestFile(path))) === digest;
     } catch {
       return false;

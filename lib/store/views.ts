@@ -1,4 +1,4 @@
-import { constants } from "node:fs";
+import { constants, existsSync } from "node:fs";
 import { copyFile, mkdir, readdir, rename, rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { digestBytes, digestFile } from "../hash/digest.js";
@@ -78,13 +78,15 @@ export async function materializeView(store: Store, statCache: StatCache, experi
   ];
   const outputs = content.units.flatMap((u) => Object.values(u.outputs).map((o) => ({ rel: `replicate_${u.replicate}/${u.condition}/${o.file}`, out: o })));
 
-  const exists = await readdir(dir).then(() => true, () => false);
-  if (!exists) {
-    const tmp = join(store.dataDir, experiment, `.v-tmp-${tag}`);
+  if (!existsSync(dir)) {
+    // Assembled inside this build's staging folder (same filesystem), so a killed build leaves
+    // nothing half-made beside the versions, and cleaning up never scans every experiment.
+    const tmp = join(store.dataDir, ".tmp", tag, ".views", experiment);
     await rm(tmp, { recursive: true, force: true });
     try {
       for (const { rel, out } of outputs) await restore(store, out, join(tmp, rel));
       for (const { rel, text } of jsonFiles) await writeFileAtomic(join(tmp, rel), text);
+      await mkdir(dirname(dir), { recursive: true });
       await rename(tmp, dir);
     } catch (err) {
       await rm(tmp, { recursive: true, force: true });
@@ -133,27 +135,12 @@ function pidAlive(pid: number): boolean {
 }
 
 /**
- * Removes what a killed build left half-assembled: staging folders, hidden version folders and
- * temporary files whose owning process is gone. Their names carry the owner's pid.
+ * Removes what a killed build left half-made: its staging folder (staged outputs and version
+ * folders being assembled), named `<pid>-<random>`, once that process is gone.
  */
 export async function cleanupStale(dataDir: string): Promise<void> {
-  const stale = (name: string) => {
-    const pid = Number(/(?:^|-)(\d+)-[0-9a-f]+$/.exec(name)?.[1] ?? NaN);
-    return Number.isFinite(pid) && pid !== process.pid && !pidAlive(pid);
-  };
-  let entries: string[];
-  try {
-    entries = await readdir(dataDir);
-  } catch {
-    return;
-  }
   for (const tag of await readdir(join(dataDir, ".tmp")).catch(() => [] as string[])) {
-    if (stale(tag)) await rm(join(dataDir, ".tmp", tag), { recursive: true, force: true });
-  }
-  for (const exp of entries) {
-    if (exp.startsWith(".")) continue;
-    for (const name of await readdir(join(dataDir, exp)).catch(() => [] as string[])) {
-      if (name.startsWith(".v-tmp-") && stale(name.slice(".v-tmp-".length))) await rm(join(dataDir, exp, name), { recursive: true, force: true });
-    }
+    const pid = Number(/^(\d+)-[0-9a-f]+$/.exec(tag)?.[1] ?? NaN);
+    if (Number.isFinite(pid) && pid !== process.pid && !pidAlive(pid)) await rm(join(dataDir, ".tmp", tag), { recursive: true, force: true });
   }
 }

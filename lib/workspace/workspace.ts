@@ -58,12 +58,16 @@ export async function loadSettings(root: string, statCache?: StatCache): Promise
   return parsedYaml(file, "settings", statCache, async (text) => (await import("./settings.js")).parseSettings("crystallize.yaml", text));
 }
 
-/** Folders under `dir` holding a config.yaml: never node_modules, dot-folders or `skip`. */
-function findConfigs(dir: string, skip: string, prefix = ""): string[] {
-  const out: string[] = [];
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    if (e.isFile() && e.name === "config.yaml") out.push(prefix ? `${prefix}/config.yaml` : "config.yaml");
-    else if (e.isDirectory() && !e.name.startsWith(".") && e.name !== "node_modules") {
+/**
+ * Folders under `dir` (relative, "." for itself) holding a config.yaml, with the names of the
+ * files beside it; never inside node_modules, dot-folders or `skip`.
+ */
+function findConfigs(dir: string, skip: string, prefix = ""): Array<{ folder: string; files: Set<string> }> {
+  const entries = readdirSync(dir, { withFileTypes: true });
+  const files = new Set(entries.filter((e) => e.isFile()).map((e) => e.name));
+  const out = files.has("config.yaml") ? [{ folder: prefix || ".", files }] : [];
+  for (const e of entries) {
+    if (e.isDirectory() && !e.name.startsWith(".") && e.name !== "node_modules") {
       const rel = prefix ? `${prefix}/${e.name}` : e.name;
       if (rel !== skip) out.push(...findConfigs(join(dir, e.name), skip, rel));
     }
@@ -83,17 +87,16 @@ export async function loadWorkspace(root: string, statCache?: StatCache): Promis
       hint: "create it, or set `experiments:` in crystallize.yaml",
     });
   }
-  const files = findConfigs(expRoot, toPosix(relative(expRoot, join(root, settings.data)))).sort();
+  const found = findConfigs(expRoot, toPosix(relative(expRoot, join(root, settings.data)))).sort((a, b) => (a.folder < b.folder ? -1 : 1));
   const errors: CrystallizeError[] = [];
   const experiments: ExperimentConfig[] = [];
   await Promise.all(
-    files.map(async (file) => {
-      const folderId = file === "config.yaml" ? "." : file.slice(0, -"/config.yaml".length);
+    found.map(async ({ folder: folderId, files }) => {
       const dir = toPosix(relative(root, join(expRoot, folderId))) || ".";
       const configFile = dir === "." ? "config.yaml" : `${dir}/config.yaml`;
       try {
-        const modules = findModules(root, dir);
-        const inactiveTreatments = readState(root, dir);
+        const modules = findModules(dir, files);
+        const inactiveTreatments = files.has("config.state.json") ? readState(root, dir) : [];
         const parsed = await parsedYaml(join(root, configFile), "config", statCache, async (text) =>
           (await import("../config/load.js")).parseConfig(text, { configFile, dir, folderId, modules: {}, inactiveTreatments: [] }),
         );
@@ -112,8 +115,7 @@ export async function loadWorkspace(root: string, statCache?: StatCache): Promis
   return { root, settings, experiments };
 }
 
-function findModules(root: string, dir: string): Partial<Record<ModuleRole, string>> {
-  const names = new Set(readdirSync(join(root, dir)));
+function findModules(dir: string, names: Set<string>): Partial<Record<ModuleRole, string>> {
   const modules: Partial<Record<ModuleRole, string>> = {};
   for (const role of MODULE_ROLES) {
     const found = MODULE_EXTENSIONS.map((ext) => role + ext).filter((n) => names.has(n));
