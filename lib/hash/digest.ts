@@ -31,10 +31,14 @@ export function digestBytes(data: Uint8Array | string): Digest {
   return (a + b) as Digest;
 }
 
-/** Streams a file in 1 MiB chunks: one-shot hashing of large files grows wasm memory for good. */
+/** Files up to this size are read and hashed in one go; larger ones are streamed. */
+const ONE_SHOT_BYTES = 4 << 20;
+
+/** Streams large files in 1 MiB chunks: one-shot hashing of large files grows wasm memory for good. */
 export async function digestFile(path: string): Promise<Digest> {
   const h = need();
-  const { createReadStream } = await import("node:fs");
+  const { createReadStream, readFileSync, statSync } = await import("node:fs");
+  if (statSync(path).size <= ONE_SHOT_BYTES) return digestBytes(readFileSync(path));
   const a = h.create64(SEED_A);
   const b = h.create64(SEED_B);
   for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) {

@@ -1,4 +1,5 @@
-import { join, relative } from "node:path";
+import { readFileSync } from "node:fs";
+import { dirname, join, relative } from "node:path";
 import type { ExperimentConfig } from "../config/types.js";
 import type { ModuleIndex } from "../code/modules.js";
 import { toPosix } from "../workspace/workspace.js";
@@ -6,7 +7,31 @@ import { digestBytes, digestFile, digestValue, type Digest } from "./digest.js";
 import type { ExperimentFacts } from "./keys.js";
 import type { StatCache } from "./stat-cache.js";
 
-export const RUNTIME = `node${process.versions.node.split(".")[0]}`;
+const NODE = `node${process.versions.node.split(".")[0]}`;
+
+/**
+ * What decides how the code is compiled and loaded, besides the code: the Node major version,
+ * the module system (`type` of the nearest package.json: ESM or CommonJS) and the workspace
+ * root's tsconfig.json, which tsx applies in every worker.
+ */
+export function runtimeOf(root: string, dir: string): string {
+  let moduleType = "commonjs";
+  for (let d = join(root, dir); ; d = dirname(d)) {
+    try {
+      moduleType = JSON.parse(readFileSync(join(d, "package.json"), "utf8")).type === "module" ? "module" : "commonjs";
+      break;
+    } catch {
+      if (dirname(d) === d) break;
+    }
+  }
+  let tsconfig = "none";
+  try {
+    tsconfig = digestBytes(readFileSync(join(root, "tsconfig.json"))).slice(0, 12);
+  } catch {
+    /* no tsconfig.json: tsx's defaults */
+  }
+  return `${NODE} ${moduleType} tsconfig:${tsconfig}`;
+}
 
 /**
  * Reads what keys are made of: each experiment's code closure, declared input files and env
@@ -24,7 +49,7 @@ export async function gatherFacts(root: string, configs: ExperimentConfig[], mod
       }
       const env: Record<string, Digest | null> = {};
       for (const name of cfg.env) env[name] = process.env[name] === undefined ? null : digestBytes(process.env[name]!);
-      return [cfg.name, { code, inputs, env, runtime: RUNTIME }];
+      return [cfg.name, { code, inputs, env, runtime: runtimeOf(root, cfg.dir) }];
     }),
   );
   return new Map(entries);

@@ -116,6 +116,7 @@ export class Executor {
         onLog: (id, line) => o.events.log(this.unitExperiment.get(id) ?? "?", line),
         onStart: () => (this.firstUnitAt ??= performance.now()),
       },
+      o.root,
       o.workerMemoryMb,
     );
   }

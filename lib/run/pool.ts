@@ -34,7 +34,11 @@ export class WorkerPool {
   private readonly all = new Set<Slot>();
   private closed = false;
 
-  constructor(private readonly events: PoolEvents, private readonly memoryMb?: number) {}
+  /**
+   * Workers start in `root`: tsx reads the tsconfig.json of its start-up directory, which must
+   * not depend on where the CLI was run from (the key covers the root's tsconfig.json).
+   */
+  constructor(private readonly events: PoolEvents, private readonly root: string, private readonly memoryMb?: number) {}
 
   /**
    * Starts workers up to `n` in parallel. Called at the first cache miss, so that the loader
@@ -67,6 +71,7 @@ export class WorkerPool {
     const execArgv = ["--import", TSX, "--import", REGISTER, "--enable-source-maps"];
     if (this.memoryMb) execArgv.push(`--max-old-space-size=${this.memoryMb}`);
     const child = fork(WORKER, [], {
+      cwd: this.root,
       execArgv,
       detached: true,
       stdio: ["ignore", "pipe", "pipe", "ipc"],

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { rename, rm, writeFile, mkdir } from "node:fs/promises";
+import { mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, basename } from "node:path";
 
 /** A temporary name beside `path`, so that the final rename stays on one filesystem. */
@@ -9,16 +9,18 @@ export function tempNameFor(path: string): string {
 
 /**
  * Writes to a temporary file and renames it over `path`: a reader sees the old content or the
- * new, never half of it, whatever moment the process dies.
+ * new, never half of it, whatever moment the process dies. Synchronous inside: these are small
+ * files (records, indexes, the lock), for which a thread-pool round trip per call costs more
+ * than the write.
  */
 export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
+  mkdirSync(dirname(path), { recursive: true });
   const tmp = tempNameFor(path);
   try {
-    await writeFile(tmp, data);
-    await rename(tmp, path);
+    writeFileSync(tmp, data);
+    renameSync(tmp, path);
   } catch (err) {
-    await rm(tmp, { force: true });
+    rmSync(tmp, { force: true });
     throw err;
   }
 }

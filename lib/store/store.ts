@@ -1,5 +1,4 @@
-import { readFileSync, statSync } from "node:fs";
-import { chmod, mkdir, rename, rm, stat, unlink } from "node:fs/promises";
+import { chmodSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { digestFile, type Digest } from "../hash/digest.js";
 import type { UnitKey } from "../hash/keys.js";
@@ -106,21 +105,22 @@ export class Store {
   /** Moves a staged file into the store; returns its digest. Identical content is stored once. */
   async ingest(staged: string): Promise<{ digest: Digest; size: number }> {
     const digest = await digestFile(staged);
-    const { size } = await stat(staged);
+    const { size } = statSync(staged);
     const target = this.objectPath(digest);
     if (await this.verifyObject(digest, size)) {
-      await unlink(staged);
+      unlinkSync(staged);
     } else {
-      await mkdir(join(target, ".."), { recursive: true });
-      await chmod(staged, 0o444);
-      await rename(staged, target);
+      mkdirSync(join(target, ".."), { recursive: true });
+      chmodSync(staged, 0o444);
+      renameSync(staged, target);
+      await this.statCache.remember(target, "digest", digest);
     }
     return { digest, size };
   }
 
   async writeRecord(record: UnitRecord): Promise<void> {
     await writeFileAtomic(this.recordPath(record.key), JSON.stringify(record));
-    await rm(this.failurePath(record.key), { force: true });
+    rmSync(this.failurePath(record.key), { force: true });
   }
 
   async markFailed(key: UnitKey, message: string): Promise<void> {

@@ -1,4 +1,4 @@
-import { constants, existsSync } from "node:fs";
+import { constants, copyFileSync, existsSync, mkdirSync } from "node:fs";
 import { copyFile, mkdir, readdir, rename, rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { digestBytes, digestFile } from "../hash/digest.js";
@@ -56,8 +56,10 @@ export async function latestVersion(dataDir: string, experiment: string): Promis
 
 /** Copies an object out of the store: a reflink where the filesystem can, else a copy. */
 async function restore(store: Store, out: StoredOutput, dest: string): Promise<void> {
-  await mkdir(dirname(dest), { recursive: true });
-  await copyFile(store.objectPath(out.digest), dest, constants.COPYFILE_FICLONE);
+  mkdirSync(dirname(dest), { recursive: true });
+  // Small files synchronously (no thread-pool round trip); large ones without blocking.
+  if (out.size <= 1 << 20) copyFileSync(store.objectPath(out.digest), dest, constants.COPYFILE_FICLONE);
+  else await copyFile(store.objectPath(out.digest), dest, constants.COPYFILE_FICLONE);
 }
 
 function jsonText(value: unknown): string {
