@@ -103,6 +103,7 @@ export class Executor {
   private inflight = 0;
   private failed = false;
   private aborted = false;
+  private warmed = false;
   private unitCounter = 0;
   private readonly unitExperiment = new Map<string, string>();
   private onIdle: () => void = () => {};
@@ -258,7 +259,10 @@ export class Executor {
       exp.announced = true;
       this.o.events.experimentStarted(exp.plan.name, exp.plan.units.length);
     }
-    this.pool.warm(Math.min(this.o.jobs, this.unsettledUnits()));
+    if (!this.warmed) {
+      this.warmed = true;
+      this.pool.warm(Math.min(this.o.jobs, this.unsettledUnits()));
+    }
     const id = `u${++this.unitCounter}`;
     this.unitExperiment.set(id, exp.plan.name);
     for (const read of unit.reads) {
