@@ -13,7 +13,7 @@ import { emptyLock, readLock, writeLock, type LockEntry, type LockFile } from ".
 import { assess, type Assessment } from "../plan/assess.js";
 import { planBuild, type BuildPlan, type PlanOptions } from "../plan/plan.js";
 import { criticalPathPriority } from "../plan/priority.js";
-import { Executor, type ExecutionEvents, type ExperimentResult, type KeyFn } from "../run/executor.js";
+import { Executor, type ExecuteOptions, type ExecutionEvents, type ExperimentResult, type KeyFn } from "../run/executor.js";
 import { writeFileAtomic } from "../store/atomic.js";
 import { acquireBuildLock } from "../store/build-lock.js";
 import { Store } from "../store/store.js";
@@ -114,6 +114,8 @@ export interface BuildOptions extends PlanRequest {
   signal?: AbortSignal;
   /** Called when another build holds the workspace and this one waits. */
   onWait?: (message: string) => void;
+  /** Used by `verify`: rerun these experiments without storing anything (see Executor). */
+  verify?: ExecuteOptions["verify"];
 }
 
 export interface BuildOutcome {
@@ -186,6 +188,7 @@ export async function buildWorkspace(loaded: LoadedWorkspace, options: BuildOpti
       statCache: p.statCache,
       keyOf: p.keyOf,
       force: p.force,
+      verify: options.verify,
       singles: p.singles,
       // CRYSTALLIZE_SCHEDULER=fifo is the benchmarks' baseline: a plain first-in first-out queue.
       priority: process.env.CRYSTALLIZE_SCHEDULER === "fifo" ? new Map() : criticalPathPriority(loaded.graph, p.plan, timings),
@@ -205,7 +208,7 @@ export async function buildWorkspace(loaded: LoadedWorkspace, options: BuildOpti
       const experiments = await executor.run();
       const schedulingMs = executor.firstUnitAt === undefined ? undefined : performance.now() - executor.firstUnitAt;
       let lockWritten = false;
-      if (!interrupted) {
+      if (!interrupted && !options.verify) {
         // A build with overrides did not build what the configs say: the lock stays as it was.
         if (options.replicates === undefined && options.treatments === undefined) lockWritten = await recordLock(p, experiments);
         await saveTimings(root, timings, experiments);

@@ -3,6 +3,7 @@ import { assess } from "../plan/assess.js";
 import { assessBuild, buildWorkspace, openWorkspace, prepareBuild, withWorkspaceLock, type PlanRequest } from "../api/build.js";
 import { readLock } from "../lock/lockfile.js";
 import { collectGarbage } from "../store/gc.js";
+import { verifyWorkspace } from "../api/verify.js";
 import { Store } from "../store/store.js";
 import { ConsoleReporter } from "../report/console.js";
 import { reasonJson, renderAssessment } from "../report/assessment.js";
@@ -186,4 +187,34 @@ export async function gcCommand(flags: { cwd: string; dryRun?: boolean; json?: b
   const verb = flags.dryRun ? "would remove" : "removed";
   process.stdout.write(`${verb} ${report.objects} objects (${mb} MB), ${report.records} records, ${report.versions} forgotten versions\n`);
   return EXIT.ok;
+}
+
+/** `crystallize verify`: rerun ignoring the cache and compare every output with the lock. */
+export async function verifyCommand(targets: string[], flags: { cwd: string; jobs?: number; json?: boolean }): Promise<number> {
+  const err = process.stderr;
+  const paint = makePaint(useColor(err));
+  const loaded = await openWorkspace(flags.cwd);
+  const controller = new AbortController();
+  const onSignal = () => controller.abort();
+  process.once("SIGINT", onSignal);
+  try {
+    const outcome = await verifyWorkspace(loaded, { targets, jobs: flags.jobs, events: new ConsoleReporter(err, paint), signal: controller.signal, onWait: (m) => err.write(m + "\n") });
+    if (outcome.interrupted) return EXIT.interrupted;
+    if (flags.json) {
+      printJson({ command: "verify", ok: outcome.ok, verified: outcome.verified, mismatches: outcome.mismatches, failed: outcome.experiments.filter((e) => e.status === "failed" || e.status === "skipped").map((e) => e.name) });
+      return outcome.ok ? EXIT.ok : EXIT.failed;
+    }
+    const out = makePaint(useColor(process.stdout));
+    const lines = outcome.mismatches.map((m) => `${out("red", "differs")}  ${m.experiment}  ${m.condition}/replicate_${m.replicate}/${m.file}  locked ${m.locked ?? "(none)"}  rebuilt ${m.rebuilt}`);
+    const broken = outcome.experiments.filter((e) => e.status === "failed" || e.status === "skipped").map((e) => e.name);
+    if (broken.length) lines.push(`${out("red", "not verified")}  ${broken.join(", ")}: the rebuild failed`);
+    const files = outcome.mismatches.length;
+    lines.push(outcome.ok
+      ? `${out("green", "reproduced")}: ${outcome.verified.length} experiment${outcome.verified.length === 1 ? "" : "s"} rebuilt to the locked outputs, byte for byte`
+      : `${out("red", "not reproducible")}: ${files} output${files === 1 ? "" : "s"} differ${files === 1 ? "s" : ""} from ${LOCK_FILE}; nothing was changed`);
+    process.stdout.write(lines.join("\n") + "\n");
+    return outcome.ok ? EXIT.ok : EXIT.failed;
+  } finally {
+    process.off("SIGINT", onSignal);
+  }
 }

@@ -1,7 +1,8 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { AggregateConfigError, CrystallizeError } from "../errors/error.js";
 import { GRAPH_FORMATS } from "../report/graph-format.js";
-import { buildCommand, checkCommand, EXIT, gcCommand, graphCommand, statusCommand } from "./commands.js";
+import { buildCommand, checkCommand, EXIT, gcCommand, graphCommand, statusCommand, verifyCommand } from "./commands.js";
+import { hookCommand } from "./hook.js";
 import { formatForTerminal } from "./errors.js";
 
 function positiveInt(value: string): number {
@@ -59,6 +60,22 @@ function program(setExit: (code: Promise<number>) => void): Command {
     .argument("[targets...]", "show only these and their upstream")
     .addOption(new Option("--format <format>", "output format").choices(GRAPH_FORMATS).default("text"))
     .action((targets: string[], o) => setExit(graphCommand(targets, { format: o.format, cwd: cwd() })));
+  cmd
+    .command("verify")
+    .description("rerun ignoring the cache and compare every output with crystallize.lock (changes nothing)")
+    .argument("[targets...]", "experiments to rerun (default: all)")
+    .option("-j, --jobs <n>", "units to run at once (default: number of cores)", positiveInt)
+    .option("--json", "print one JSON document")
+    .action((targets: string[], o) => setExit(verifyCommand(targets, { jobs: o.jobs, json: o.json, cwd: cwd() })));
+
+  cmd
+    .command("hook")
+    .description("git hooks")
+    .command("install")
+    .description("write a git pre-commit hook that runs `crystallize check`")
+    .option("--force", "replace an existing pre-commit hook that crystallize did not write")
+    .action((o) => setExit(hookCommand({ force: o.force, cwd: cwd() })));
+
   cmd
     .command("gc")
     .description("remove store objects and records that neither crystallize.lock nor a version folder uses")

@@ -29,6 +29,7 @@ export type ErrorCode =
   | "WORKSPACE_BUSY"
   | "CODE_SYNTAX"
   | "LOCK_FILE"
+  | "NOT_BUILT"
   | "INTERNAL_IO";
 
 /** The one error type for failures the user can fix. */

@@ -1,6 +1,7 @@
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
-import { canonicalJson, digestBytes, type Digest } from "../hash/digest.js";
+import { statSync } from "node:fs";
+import { canonicalJson, digestBytes, digestFile, type Digest } from "../hash/digest.js";
 import type { UnitKey } from "../hash/keys.js";
 import type { StatCache } from "../hash/stat-cache.js";
 import type { Graph } from "../graph/graph.js";
@@ -61,6 +62,15 @@ export interface ExecuteOptions {
   keyOf: KeyFn;
   /** Experiments to run even when the store holds their results. */
   force: ReadonlySet<string>;
+  /**
+   * `crystallize verify`: these experiments run again and store nothing; their outputs are
+   * only hashed, for the caller to compare with the lock. Everything else is looked up as usual.
+   */
+  verify?: {
+    experiments: ReadonlySet<string>;
+    /** The version dependents of a verified experiment read: the locked one. */
+    version(experiment: string): number;
+  };
   /** Single default data source export per experiment (see checkExports). */
   singles: Map<string, string | undefined>;
   /** Scheduling priority per experiment: higher first (longest remaining path). */
@@ -247,7 +257,8 @@ export class Executor {
     const key = this.o.keyOf(unit, (read) => this.upstreamOutput(read).digest);
     const reads = Object.fromEntries(unit.reads.map((r) => [`${r.experiment}#${r.output}`, this.upstreamOutput(r).digest]));
     const base = { condition: unit.condition.name, replicate: unit.replicate, seed: unit.seed, key, reads };
-    if (!this.o.force.has(unit.experiment)) {
+    const verifying = this.o.verify?.experiments.has(unit.experiment) ?? false;
+    if (!this.o.force.has(unit.experiment) && !verifying) {
       const hit = await this.o.store.lookup(key);
       if (hit) {
         free();
@@ -277,12 +288,16 @@ export class Executor {
     if (this.aborted) return undefined;
     if (outcome.status === "failed") {
       const error = { ...outcome.error, stack: relativiseStack(outcome.error.stack, this.o.root) };
-      await this.o.store.markFailed(key, error.message);
+      if (!verifying) await this.o.store.markFailed(key, error.message);
       return { ...base, cached: false, outcome: { status: "failed", error, durationMs: outcome.durationMs } };
     }
     const cfg = this.o.graph.node(unit.experiment).config;
     const outputs: Record<string, StoredOutput> = {};
-    for (const o of cfg.outputs) outputs[o.alias] = { file: o.fileName, ...(await this.o.store.ingest(this.stagingPath(unit, o.fileName))) };
+    for (const o of cfg.outputs) {
+      const staged = this.stagingPath(unit, o.fileName);
+      const stored = verifying ? { digest: await digestFile(staged), size: statSync(staged).size } : await this.o.store.ingest(staged);
+      outputs[o.alias] = { file: o.fileName, ...stored };
+    }
     const record: UnitRecord = {
       key,
       experiment: unit.experiment,
@@ -293,7 +308,7 @@ export class Executor {
       metrics: outcome.metrics,
       durationMs: Math.round(outcome.durationMs),
     };
-    await this.o.store.writeRecord(record);
+    if (!verifying) await this.o.store.writeRecord(record);
     return { ...base, cached: false, outcome: { status: "ok", record } };
   }
 
@@ -309,6 +324,12 @@ export class Executor {
     const units = [...exp.results].sort((a, b) => a.replicate - b.replicate || (a.condition < b.condition ? -1 : 1));
     const records = units.map((u) => (u.outcome as { record: UnitRecord }).record);
     this.records.set(plan.name, new Map(records.map((r) => [`${r.condition}/${r.replicate}`, r])));
+    if (this.o.verify?.experiments.has(plan.name)) {
+      // Verified results are compared, never kept: dependents read the locked version in place.
+      const version = this.o.verify.version(plan.name);
+      this.finish({ name: plan.name, status: "built", version, units: exp.results, durationMs: duration });
+      return;
+    }
 
     const resultsIn = (conditions: string[]) => {
       const results: Record<string, ResultsFile> = {};

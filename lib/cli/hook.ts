@@ -1,0 +1,46 @@
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { dirname, join, relative, resolve } from "node:path";
+import { CrystallizeError } from "../errors/error.js";
+import { findRoot } from "../workspace/workspace.js";
+import { EXIT } from "./commands.js";
+
+const MARK = "# installed by crystallize hook install";
+
+/** The hook: fails the commit when crystallize.lock does not match config and code. */
+function hookText(workspace: string): string {
+  const cd = workspace === "." ? "" : `cd "${workspace}" || exit 1\n`;
+  return `#!/bin/sh\n${MARK}\n# Fails the commit when crystallize.lock does not match config and code.\n${cd}exec npx --no-install crystallize check\n`;
+}
+
+/** The work tree and git folder of the repository holding `dir`; undefined outside git. */
+function findGit(dir: string): { tree: string; git: string } | undefined {
+  for (let d = dir; ; d = dirname(d)) {
+    const g = join(d, ".git");
+    if (existsSync(g)) {
+      if (statSync(g).isDirectory()) return { tree: d, git: g };
+      // A worktree or submodule: ".git" is a file naming the real git folder.
+      const m = /^gitdir:\s*(.+)$/m.exec(readFileSync(g, "utf8"));
+      if (m) return { tree: d, git: resolve(d, m[1].trim()) };
+    }
+    if (dirname(d) === d) return undefined;
+  }
+}
+
+/** `crystallize hook install`: a plain git pre-commit hook running `crystallize check`. */
+export async function hookCommand(flags: { cwd: string; force?: boolean }): Promise<number> {
+  const root = findRoot(flags.cwd);
+  const found = findGit(root);
+  if (!found) throw new CrystallizeError("USAGE", `${root} is not inside a git repository`, { hint: "run `git init` first, or use the pre-commit framework (docs/pre-commit.md)" });
+  const path = join(found.git, "hooks", "pre-commit");
+  if (existsSync(path) && !readFileSync(path, "utf8").includes(MARK) && !flags.force) {
+    throw new CrystallizeError("USAGE", `a pre-commit hook that crystallize did not write exists: ${path}`, {
+      hint: "add `npx --no-install crystallize check` to it yourself, or rerun with --force to replace it",
+    });
+  }
+  const workspace = relative(found.tree, root) || ".";
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, hookText(workspace));
+  chmodSync(path, 0o755);
+  process.stdout.write(`installed ${path}: commits now run \`crystallize check\`\n`);
+  return EXIT.ok;
+}
