@@ -3,6 +3,7 @@ import { AggregateConfigError, CrystallizeError } from "../errors/error.js";
 import { GRAPH_FORMATS } from "../report/graph-format.js";
 import { buildCommand, checkCommand, EXIT, gcCommand, graphCommand, statusCommand, verifyCommand } from "./commands.js";
 import { hookCommand } from "./hook.js";
+import { watchCommand } from "./watch.js";
 import { formatForTerminal } from "./errors.js";
 
 function positiveInt(value: string): number {
@@ -15,7 +16,7 @@ function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
 
-function program(setExit: (code: Promise<number>) => void): Command {
+function program(setExit: (code: Promise<number>) => void, argv: string[]): Command {
   const cmd = new Command("crystallize")
     .description("Incremental build runner for graphs of experiments")
     .option("-C, --cwd <dir>", "run as if started in <dir>", process.cwd())
@@ -39,7 +40,17 @@ function program(setExit: (code: Promise<number>) => void): Command {
     .option("--replicates <n>", "override every experiment's replicate count (the lock is not updated)", positiveInt)
     .option("--treatment <name>", "run only this treatment and the baseline; repeatable (the lock is not updated)", collect)
     .option("--json", "print one JSON document (see docs/json.md)")
-    .action((targets: string[], o) => setExit(buildCommand(targets, { ...o, treatments: o.treatment, cwd: cwd() })));
+    .option("--watch", "after building, rebuild whenever inputs change (same as `crystallize watch`)")
+    .action((targets: string[], o) =>
+      setExit(o.watch ? watchCommand(targets, { jobs: o.jobs, cwd: cwd() }, argv) : buildCommand(targets, { ...o, treatments: o.treatment, cwd: cwd() })),
+    );
+
+  cmd
+    .command("watch")
+    .description("build, then rebuild what each change makes stale, until Ctrl-C")
+    .argument("[targets...]", "experiment names or folders")
+    .option("-j, --jobs <n>", "units to run at once (default: number of cores)", positiveInt)
+    .action((targets: string[], o) => setExit(watchCommand(targets, { jobs: o.jobs, cwd: cwd() }, argv)));
 
   cmd
     .command("status")
@@ -89,7 +100,7 @@ function program(setExit: (code: Promise<number>) => void): Command {
 export async function main(argv: string[]): Promise<number> {
   let result: Promise<number> = Promise.resolve(EXIT.ok);
   try {
-    await program((c) => (result = c)).parseAsync(argv, { from: "user" });
+    await program((c) => (result = c), argv).parseAsync(argv, { from: "user" });
     return await result;
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
