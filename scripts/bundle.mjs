@@ -1,11 +1,21 @@
-// Bundles the CLI and its pure-JS dependencies into one file. Resolving and loading ~150
-// separate modules cost more than all of a no-op build's own work; one file loads in a blink.
+// Bundles the CLI and its pure-JS dependencies: one entry file plus chunks that load only when
+// needed. Resolving and loading ~150 separate modules cost more than a no-op build's own work.
 // The worker runtime, the public API and the type declarations stay as tsc emits them.
+import { readdirSync, rmSync } from "node:fs";
 import { build } from "esbuild";
 
+// Chunk names carry content hashes: drop the previous bundle (tsc emits only .js here).
+for (const f of readdirSync("dist/lib/cli")) if (f.endsWith(".mjs")) rmSync(`dist/lib/cli/${f}`);
+
 await build({
-  entryPoints: ["dist/lib/cli/main.js"],
-  outfile: "dist/lib/cli/crystallize.mjs",
+  entryPoints: { crystallize: "dist/lib/cli/main.js" },
+  outdir: "dist/lib/cli",
+  outExtension: { ".js": ".mjs" },
+  // Modules only imported dynamically (the YAML parser, fast-glob, chokidar) go to chunks that
+  // load only when needed: a no-op build never parses them. Chunks sit beside the entry so
+  // that paths relative to import.meta.url mean the same in both.
+  splitting: true,
+  chunkNames: "[name]-[hash]",
   bundle: true,
   platform: "node",
   format: "esm",

@@ -3,8 +3,12 @@ import { AggregateConfigError, CrystallizeError } from "../errors/error.js";
 import { GRAPH_FORMATS } from "../report/graph-format.js";
 import { buildCommand, checkCommand, EXIT, gcCommand, graphCommand, statusCommand, verifyCommand } from "./commands.js";
 import { hookCommand } from "./hook.js";
-import { watchCommand } from "./watch.js";
 import { formatForTerminal } from "./errors.js";
+
+/** Watch mode loads its file watcher only when used. */
+async function watch(targets: string[], flags: { cwd: string; jobs?: number }, argv: string[]): Promise<number> {
+  return (await import("./watch.js")).watchCommand(targets, flags, argv);
+}
 
 function positiveInt(value: string): number {
   const n = Number(value);
@@ -42,7 +46,7 @@ function program(setExit: (code: Promise<number>) => void, argv: string[]): Comm
     .option("--json", "print one JSON document (see docs/json.md)")
     .option("--watch", "after building, rebuild whenever inputs change (same as `crystallize watch`)")
     .action((targets: string[], o) =>
-      setExit(o.watch ? watchCommand(targets, { jobs: o.jobs, cwd: cwd() }, argv) : buildCommand(targets, { ...o, treatments: o.treatment, cwd: cwd() })),
+      setExit(o.watch ? watch(targets, { jobs: o.jobs, cwd: cwd() }, argv) : buildCommand(targets, { ...o, treatments: o.treatment, cwd: cwd() })),
     );
 
   cmd
@@ -50,7 +54,7 @@ function program(setExit: (code: Promise<number>) => void, argv: string[]): Comm
     .description("build, then rebuild what each change makes stale, until Ctrl-C")
     .argument("[targets...]", "experiment names or folders")
     .option("-j, --jobs <n>", "units to run at once (default: number of cores)", positiveInt)
-    .action((targets: string[], o) => setExit(watchCommand(targets, { jobs: o.jobs, cwd: cwd() }, argv)));
+    .action((targets: string[], o) => setExit(watch(targets, { jobs: o.jobs, cwd: cwd() }, argv)));
 
   cmd
     .command("status")

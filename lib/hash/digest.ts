@@ -1,3 +1,4 @@
+import { createReadStream, readFileSync, statSync } from "node:fs";
 import xxhash from "xxhash-wasm";
 
 /** A 128-bit content digest, 32 hex characters. Never a path, never a time. */
@@ -37,7 +38,6 @@ const ONE_SHOT_BYTES = 4 << 20;
 /** Streams large files in 1 MiB chunks: one-shot hashing of large files grows wasm memory for good. */
 export async function digestFile(path: string): Promise<Digest> {
   const h = need();
-  const { createReadStream, readFileSync, statSync } = await import("node:fs");
   if (statSync(path).size <= ONE_SHOT_BYTES) return digestBytes(readFileSync(path));
   const a = h.create64(SEED_A);
   const b = h.create64(SEED_B);

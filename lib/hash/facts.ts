@@ -12,25 +12,39 @@ const NODE = `node${process.versions.node.split(".")[0]}`;
 /**
  * What decides how the code is compiled and loaded, besides the code: the Node major version,
  * the module system (`type` of the nearest package.json: ESM or CommonJS) and the workspace
- * root's tsconfig.json, which tsx applies in every worker.
+ * root's tsconfig.json, which tsx applies in every worker. One instance per build: folders
+ * are looked up once each.
  */
-export function runtimeOf(root: string, dir: string): string {
-  let moduleType = "commonjs";
-  for (let d = join(root, dir); ; d = dirname(d)) {
+export class RuntimeProbe {
+  private readonly moduleTypes = new Map<string, string>();
+  private readonly tsconfig: string;
+
+  constructor(private readonly root: string) {
+    let tsconfig = "none";
     try {
-      moduleType = JSON.parse(readFileSync(join(d, "package.json"), "utf8")).type === "module" ? "module" : "commonjs";
-      break;
+      tsconfig = digestBytes(readFileSync(join(root, "tsconfig.json"))).slice(0, 12);
     } catch {
-      if (dirname(d) === d) break;
+      /* no tsconfig.json: tsx's defaults */
     }
+    this.tsconfig = tsconfig;
   }
-  let tsconfig = "none";
-  try {
-    tsconfig = digestBytes(readFileSync(join(root, "tsconfig.json"))).slice(0, 12);
-  } catch {
-    /* no tsconfig.json: tsx's defaults */
+
+  of(dir: string): string {
+    return `${NODE} ${this.moduleType(join(this.root, dir))} tsconfig:${this.tsconfig}`;
   }
-  return `${NODE} ${moduleType} tsconfig:${tsconfig}`;
+
+  private moduleType(abs: string): string {
+    const known = this.moduleTypes.get(abs);
+    if (known) return known;
+    let type: string;
+    try {
+      type = JSON.parse(readFileSync(join(abs, "package.json"), "utf8")).type === "module" ? "module" : "commonjs";
+    } catch {
+      type = dirname(abs) === abs ? "commonjs" : this.moduleType(dirname(abs));
+    }
+    this.moduleTypes.set(abs, type);
+    return type;
+  }
 }
 
 /**
@@ -38,18 +52,19 @@ export function runtimeOf(root: string, dir: string): string {
  * values. Effects only; keys themselves are computed by pure functions from these facts.
  */
 export async function gatherFacts(root: string, configs: ExperimentConfig[], modules: ModuleIndex, statCache: StatCache): Promise<Map<string, ExperimentFacts>> {
+  const runtime = new RuntimeProbe(root);
   const entries = await Promise.all(
     configs.map(async (cfg): Promise<[string, ExperimentFacts]> => {
       const code = await modules.closure(Object.values(cfg.modules).filter((m): m is string => m !== undefined));
       const inputs: Record<string, Digest> = {};
       if (cfg.inputs.length > 0) {
-        const { default: fg } = await import("fast-glob");
-        const files = await fg(cfg.inputs, { cwd: join(root, cfg.dir), onlyFiles: true, dot: false, absolute: true });
+        const { glob } = await import("./glob.js");
+        const files = await glob(cfg.inputs, { cwd: join(root, cfg.dir), onlyFiles: true, dot: false, absolute: true });
         for (const abs of files.sort()) inputs[toPosix(relative(root, abs))] = await statCache.get(abs, "digest", () => digestFile(abs));
       }
       const env: Record<string, Digest | null> = {};
       for (const name of cfg.env) env[name] = process.env[name] === undefined ? null : digestBytes(process.env[name]!);
-      return [cfg.name, { code, inputs, env, runtime: runtimeOf(root, cfg.dir) }];
+      return [cfg.name, { code, inputs, env, runtime: runtime.of(cfg.dir) }];
     }),
   );
   return new Map(entries);

@@ -49,7 +49,7 @@ export async function readLock(root: string, statCache?: StatCache): Promise<Loc
 }
 
 async function parseLock(text: string): Promise<LockFile> {
-  const { parse } = await import("yaml");
+  const { parse } = await import("./yaml.js");
   let parsed: unknown;
   try {
     parsed = parse(text);
@@ -74,7 +74,7 @@ async function parseLock(text: string): Promise<LockFile> {
 
 /** Sorted, stable and diff-friendly: the same lock always serialises to the same bytes. */
 export async function serializeLock(lock: LockFile): Promise<string> {
-  const { stringify } = await import("yaml");
+  const { stringify } = await import("./yaml.js");
   return HEADER + stringify({ version: lock.version, experiments: lock.experiments }, { sortMapEntries: true, lineWidth: 0, aliasDuplicateObjects: false });
 }
 
