@@ -1,15 +1,17 @@
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { statSync } from "node:fs";
-import { canonicalJson, digestBytes, digestFile, type Digest } from "../hash/digest.js";
+import { digestFile, type Digest } from "../hash/digest.js";
 import type { UnitKey } from "../hash/keys.js";
 import type { StatCache } from "../hash/stat-cache.js";
 import type { Graph } from "../graph/graph.js";
 import type { BuildPlan, ExperimentPlan, Read, Unit } from "../plan/plan.js";
-import type { ExportRef, SourceSpec, UnitSpec, UserError } from "../runtime/protocol.js";
+import type { UserError } from "../runtime/protocol.js";
 import type { Store, StoredOutput, UnitRecord } from "../store/store.js";
-import { latestVersion, materializeView, type ResultsFile, type ViewState } from "../store/views.js";
+import type { ViewState } from "../store/views.js";
+import { settleVersion } from "../store/versions.js";
 import { WorkerPool } from "./pool.js";
+import { unitSpec } from "./spec.js";
 
 export interface UnitResult {
   condition: string;
@@ -281,7 +283,18 @@ export class Executor {
         this.o.events.warn(exp.plan.name, `condition "${unit.condition.name}": ${read.experiment} has no active "${unit.condition.name}", reading its baseline for ${read.alias}`);
       }
     }
-    const outcome = await this.pool.run(this.unitSpec(id, unit));
+    const outcome = await this.pool.run(
+      unitSpec({
+        id,
+        unit,
+        root: this.o.root,
+        graph: this.o.graph,
+        dataDir: this.o.store.dataDir,
+        single: this.o.singles.get(unit.experiment),
+        versionOf: (name) => this.results.get(name)!.version!,
+        stagingPath: (fileName) => this.stagingPath(unit, fileName),
+      }),
+    );
     // Known before the slot is handed on, so that --fail-fast starts nothing after a failure.
     if (outcome.status === "failed") this.failed = true;
     free();
@@ -331,44 +344,18 @@ export class Executor {
       return;
     }
 
-    const resultsIn = (conditions: string[]) => {
-      const results: Record<string, ResultsFile> = {};
-      for (const c of conditions) results[c] = { metrics: {}, replicates: [] };
-      for (const r of records) {
-        results[r.condition].replicates.push({ replicate: r.replicate, seed: r.seed, metrics: r.metrics });
-        for (const [k, v] of Object.entries(r.metrics)) (results[r.condition].metrics[k] ??= []).push(...v);
-      }
-      return results;
-    };
-    const resultId = digestBytes(canonicalJson({ results: resultsIn(plan.conditions.map((c) => c.name)), outputs: records.map((r) => [r.condition, r.replicate, r.outputs]) }));
-    const index = await this.o.store.readVersions(plan.name);
-    let version = index.results[resultId];
-    // A version's metadata is fixed when it is first written: rebuilding its view later (from
-    // the store, after the upstream moved on or the treatments were reordered) gives the same files.
-    let metadata = version === undefined ? undefined : index.metadata[version];
-    if (version === undefined || metadata === undefined) {
-      version ??= Math.max(await latestVersion(this.o.store.dataDir, plan.name), ...Object.values(index.results)) + 1;
-      const upstream: Record<string, number> = {};
-      for (const edge of this.o.graph.node(plan.name).inputs) upstream[`${edge.experiment}#${edge.output}`] = this.results.get(edge.experiment)!.version!;
-      metadata = {
-        name: plan.name,
-        version,
-        replicates: plan.replicates,
-        seed: cfg.seed,
-        conditions: plan.conditions.map((c) => c.name),
-        outputs: Object.fromEntries(cfg.outputs.map((o) => [o.alias, o.fileName])),
-        upstream,
-      };
-      index.results[resultId] = version;
-      index.units[version] = records.map((r) => r.key);
-      index.metadata[version] = metadata;
-      await this.o.store.writeVersions(plan.name, index);
-    }
-    const view = await materializeView(this.o.store, this.o.statCache, plan.name, {
-      metadata,
-      results: resultsIn(metadata.conditions),
-      units: records.map((r) => ({ condition: r.condition, replicate: r.replicate, outputs: r.outputs })),
-    }, this.o.tag);
+    const upstream: Record<string, number> = {};
+    for (const edge of this.o.graph.node(plan.name).inputs) upstream[`${edge.experiment}#${edge.output}`] = this.results.get(edge.experiment)!.version!;
+    const { version, view } = await settleVersion(this.o.store, this.o.statCache, {
+      experiment: plan.name,
+      records,
+      conditions: plan.conditions.map((c) => c.name),
+      replicates: plan.replicates,
+      seed: cfg.seed,
+      outputs: Object.fromEntries(cfg.outputs.map((o) => [o.alias, o.fileName])),
+      upstream,
+      tag: this.o.tag,
+    });
     const status = units.every((u) => u.cached) ? "cached" : "built";
     this.finish({ name: plan.name, status, version, view, units: exp.results, durationMs: duration });
   }
@@ -380,43 +367,6 @@ export class Executor {
 
   private stagingPath(unit: Unit, fileName: string): string {
     return join(this.staging, unit.experiment, unit.condition.name, `replicate_${unit.replicate}`, fileName);
-  }
-
-  private unitSpec(id: string, unit: Unit): UnitSpec {
-    const { root } = this.o;
-    const cfg = this.o.graph.node(unit.experiment).config;
-    const ref = (role: "datasources" | "steps" | "outputs", name: string, modules = cfg.modules): ExportRef => ({ module: join(root, modules[role]!), name });
-    let input: UnitSpec["input"] = { kind: "none" };
-    if (cfg.datasource) {
-      const sources: SourceSpec[] = cfg.datasource.map((d) => {
-        if (d.exportName) return { kind: "local", alias: d.alias, fn: ref("datasources", d.exportName) };
-        const read = unit.reads.find((r) => r.alias === d.alias)!;
-        const up = this.o.graph.node(read.experiment).config;
-        const out = up.outputs.find((o) => o.alias === read.output)!;
-        const version = this.results.get(read.experiment)!.version!;
-        return {
-          kind: "ref",
-          alias: d.alias,
-          path: join(this.o.store.dataDir, read.experiment, `v${version}`, `replicate_${read.replicate}`, read.condition, out.fileName),
-          loader: out.loader ? ref("outputs", out.loader, up.modules) : undefined,
-        };
-      });
-      input = { kind: "map", sources };
-    } else if (this.o.singles.get(unit.experiment)) {
-      input = { kind: "single", fn: ref("datasources", this.o.singles.get(unit.experiment)!) };
-    }
-    return {
-      id,
-      experiment: unit.experiment,
-      condition: unit.condition.name,
-      replicate: unit.replicate,
-      seed: unit.seed,
-      dir: join(root, cfg.dir),
-      input,
-      steps: cfg.steps.map((s) => ({ fn: ref("steps", s.name), kwargs: s.kwargs })),
-      treatment: unit.condition.values,
-      outputs: cfg.outputs.map((o) => ({ alias: o.alias, path: this.stagingPath(unit, o.fileName), writer: o.writer ? ref("outputs", o.writer) : undefined })),
-    };
   }
 }
 

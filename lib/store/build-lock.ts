@@ -11,7 +11,8 @@ interface Holder {
   command: string;
 }
 
-function alive(pid: number): boolean {
+/** Whether a process with this pid exists on this host (EPERM: it exists, owned by another user). */
+export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

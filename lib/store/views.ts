@@ -4,6 +4,7 @@ import { dirname, join } from "node:path";
 import { digestBytes, digestFile } from "../hash/digest.js";
 import type { StatCache } from "../hash/stat-cache.js";
 import { tempNameFor, writeFileAtomic } from "./atomic.js";
+import { alive } from "./build-lock.js";
 import type { Store, StoredOutput } from "./store.js";
 
 /** `data/<exp>/v<N>/<condition>/results.json`: metrics of one condition. */
@@ -127,15 +128,6 @@ export async function materializeView(store: Store, statCache: StatCache, experi
   return repaired ? "repaired" : "intact";
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
 /**
  * Removes what a killed build left half-made: its staging folder (staged outputs and version
  * folders being assembled), named `<pid>-<random>`, once that process is gone.
@@ -143,6 +135,6 @@ function pidAlive(pid: number): boolean {
 export async function cleanupStale(dataDir: string): Promise<void> {
   for (const tag of await readdir(join(dataDir, ".tmp")).catch(() => [] as string[])) {
     const pid = Number(/^(\d+)-[0-9a-f]+$/.exec(tag)?.[1] ?? NaN);
-    if (Number.isFinite(pid) && pid !== process.pid && !pidAlive(pid)) await rm(join(dataDir, ".tmp", tag), { recursive: true, force: true });
+    if (Number.isFinite(pid) && pid !== process.pid && !alive(pid)) await rm(join(dataDir, ".tmp", tag), { recursive: true, force: true });
   }
 }
