@@ -116,4 +116,29 @@ test("watch survives a broken config and a failing step, and picks up new experi
   assert.is(await new Promise<number>((r) => child.on("exit", (c) => r(c ?? 1))), 130);
 });
 
+test("a change during a build restarts what it made stale; the rest finishes once", async () => {
+  const runlog = join(tmpdir(), `cz-runlog-${process.pid}-${Date.now()}-c`);
+  const ws = makeWorkspace({
+    "experiments/slow/config.yaml": "outputs: {o: {file_name: o.txt}}\nsteps: [w]\n",
+    "experiments/slow/steps.ts": `import { appendFileSync } from "node:fs";\nexport const w = async (d: unknown, ctx: any) => { appendFileSync(${JSON.stringify(runlog)}, "slow\\n"); await new Promise((r) => setTimeout(r, 3000)); ctx.outputs.o.write("first"); return d; };\n`,
+    "experiments/down/config.yaml": "datasource: {s: slow#o}\noutputs: {o: {file_name: o.txt}}\nsteps: [w]\n",
+    "experiments/down/steps.ts": `import { appendFileSync } from "node:fs";\nexport const w = (d: any, ctx: any) => { appendFileSync(${JSON.stringify(runlog)}, "down\\n"); ctx.outputs.o.write("read " + d.s); return d; };\n`,
+    "experiments/other/config.yaml": "outputs: {o: {file_name: o.txt}}\nsteps: [w]\n",
+    "experiments/other/steps.ts": `import { appendFileSync } from "node:fs";\nexport const w = async (d: unknown, ctx: any) => { appendFileSync(${JSON.stringify(runlog)}, "other\\n"); await new Promise((r) => setTimeout(r, 1500)); ctx.outputs.o.write("o"); return d; };\n`,
+  });
+  const { child, err } = startWatch(ws);
+  await waitFor(() => runs(runlog).includes("slow") && runs(runlog).includes("other"));
+  const steps = join(ws, "experiments/slow/steps.ts");
+  writeFileSync(steps, readFileSync(steps, "utf8").replace('"first"', '"second"'));
+  await waitFor(() => /restart slow: inputs changed during the build/.test(err()));
+  await waitFor(() => /ok: 2 built, 1 up to date/.test(err()), 30000);
+  assert.equal(runs(runlog).filter((r) => r === "other"), ["other"], "the unaffected experiment ran once and finished");
+  assert.equal(runs(runlog).filter((r) => r === "slow"), ["slow", "slow"], "the edited one was stopped and run again");
+  assert.equal(runs(runlog).filter((r) => r === "down"), ["down"], "its dependent ran only on the new output");
+  assert.match(err(), /- down skipped \(upstream slow did not build\)/);
+  assert.is(readFileSync(join(ws, "data/down/v0/replicate_0/baseline/o.txt"), "utf8"), "read second");
+  child.kill("SIGINT");
+  assert.is(await new Promise<number>((r) => child.on("exit", (c) => r(c ?? 1))), 130);
+});
+
 test.run();

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { checkExports } from "../code/check.js";
 import { ModuleIndex } from "../code/modules.js";
 import { Graph } from "../graph/graph.js";
-import { initHasher, type Digest } from "../hash/digest.js";
+import { digestValue, initHasher, type Digest } from "../hash/digest.js";
 import { gatherFacts, loaderDigests } from "../hash/facts.js";
 import { experimentKey, normalizeConfig, unitKey, type ExperimentFacts } from "../hash/keys.js";
 import { StatCache } from "../hash/stat-cache.js";
@@ -114,6 +114,8 @@ export interface BuildOptions extends PlanRequest {
   signal?: AbortSignal;
   /** Called when another build holds the workspace and this one waits. */
   onWait?: (message: string) => void;
+  /** Receives a handle to stop experiments of the running build (watch mode). */
+  onStart?: (control: { cancel(names: Iterable<string>): void }) => void;
   /** Used by `verify`: rerun these experiments without storing anything (see Executor). */
   verify?: ExecuteOptions["verify"];
 }
@@ -204,6 +206,7 @@ export async function buildWorkspace(loaded: LoadedWorkspace, options: BuildOpti
       void executor.abort();
     };
     options.signal?.addEventListener("abort", onAbort, { once: true });
+    options.onStart?.({ cancel: (names) => executor.cancel(names) });
     try {
       const experiments = await executor.run();
       const schedulingMs = executor.firstUnitAt === undefined ? undefined : performance.now() - executor.firstUnitAt;
@@ -274,4 +277,18 @@ async function saveTimings(root: string, timings: Record<string, number>, experi
 /** `build()` of the programmatic API: open the workspace above `cwd`, then build. */
 export async function build(options: BuildOptions & { cwd?: string } = {}): Promise<BuildOutcome> {
   return buildWorkspace(await openWorkspace(options.cwd ?? process.cwd()), options);
+}
+
+/**
+ * A digest per experiment of everything it is defined by (config, code, inputs, env, runtime,
+ * conditions), without upstream outputs: what watch mode compares to find the experiments an
+ * edit made stale while a build runs.
+ */
+export function definitions(p: PreparedBuild): Map<string, Digest> {
+  return new Map(
+    p.plan.experiments.map((e) => [
+      e.name,
+      digestValue({ config: normalizeConfig(p.loaded.graph.node(e.name).config), facts: p.facts.get(e.name), conditions: e.conditions }),
+    ]),
+  );
 }

@@ -27,6 +27,7 @@ export async function watchCommand(targets: string[], flags: { cwd: string; jobs
         const shown = changed.slice(0, 3).join(", ") + (changed.length > 3 ? ` (+${changed.length - 3} more)` : "");
         err.write(`${paint("cyan", "change")} ${shown}\n`);
       },
+      onRestart: (stale) => err.write(`${paint("yellow", "restart")} ${stale.join(", ")}: inputs changed during the build\n`),
       onCycle: ({ outcome, error }) => {
         if (error) {
           if (error instanceof CrystallizeError || error instanceof AggregateConfigError) err.write(formatForTerminal(error, argv) + "\n");
@@ -36,7 +37,8 @@ export async function watchCommand(targets: string[], flags: { cwd: string; jobs
           const parts = [`${count("built")} built`, `${count("cached")} up to date`];
           if (count("failed")) parts.push(`${count("failed")} failed`);
           if (count("skipped")) parts.push(`${count("skipped")} skipped`);
-          err.write(`${outcome.ok ? paint("green", "ok") : paint("red", "failed")}: ${parts.join(", ")}\n`);
+          const verdict = outcome.ok ? paint("green", "ok") : count("failed") ? paint("red", "failed") : paint("yellow", "restarting");
+          err.write(`${verdict}: ${parts.join(", ")}\n`);
         }
         if (!controller.signal.aborted) err.write(paint("dim", "watching for changes (Ctrl-C to stop)") + "\n");
       },

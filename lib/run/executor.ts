@@ -115,6 +115,10 @@ export class Executor {
   private inflight = 0;
   private failed = false;
   private aborted = false;
+  /** Experiments stopped by cancel(): their units' outcomes are dropped. */
+  private readonly cancelled = new Set<string>();
+  /** Units of each experiment sent to a worker and not yet back. */
+  private readonly flying = new Map<string, number>();
   private warmed = false;
   private unitCounter = 0;
   private readonly unitExperiment = new Map<string, string>();
@@ -149,6 +153,37 @@ export class Executor {
       await this.pool.close();
       await rm(this.staging, { recursive: true, force: true });
     }
+  }
+
+  /**
+   * Stops these experiments now (watch mode, after their inputs changed): queued units are
+   * dropped, running ones killed, nothing of theirs is stored, and they and their dependents
+   * end as skipped. Everything else goes on.
+   */
+  cancel(names: Iterable<string>): void {
+    const ids = new Set<string>();
+    for (const name of names) {
+      if (this.results.has(name) || !this.running.has(name)) continue;
+      this.cancelled.add(name);
+      for (let i = this.ready.length - 1; i >= 0; i--) if (this.ready[i].exp.plan.name === name) this.ready.splice(i, 1);
+      for (const [id, exp] of this.unitExperiment) if (exp === name) ids.add(id);
+    }
+    this.pool.kill(ids);
+    for (const name of this.cancelled) {
+      const exp = this.running.get(name)!;
+      // Experiments with nothing in flight end here; the others when their killed units return.
+      if (exp && !this.results.has(name) && this.inFlightOf(name) === 0) this.endCancelled(name);
+    }
+    this.pump();
+  }
+
+  private inFlightOf(name: string): number {
+    return this.flying.get(name) ?? 0;
+  }
+
+  private endCancelled(name: string): void {
+    this.finish({ name, status: "skipped", units: this.running.get(name)!.results, skippedBecause: "restarted: its inputs changed", durationMs: 0 });
+    this.release(name);
   }
 
   /** Stops everything now (Ctrl-C): kills the workers and removes staged files. */
@@ -225,7 +260,7 @@ export class Executor {
       const error = { name: "Error", message: `crystallize could not store the result: ${(err as Error).message}`, stack: "" };
       result = { condition: unit.condition.name, replicate: unit.replicate, seed: unit.seed, key: "" as UnitKey, reads: {}, cached: false, outcome: { status: "failed", error, durationMs: 0 } };
     }
-    if (result && !this.aborted) {
+    if (result && !this.aborted && !this.cancelled.has(exp.plan.name)) {
       if (result.outcome.status === "failed") this.failed = true;
       exp.results.push(result);
       this.o.events.unitFinished(exp.plan.name, result, exp.results.length, exp.plan.units.length);
@@ -235,6 +270,7 @@ export class Executor {
         );
       }
     }
+    if (this.cancelled.has(exp.plan.name) && !this.results.has(exp.plan.name) && this.inFlightOf(exp.plan.name) === 0) this.endCancelled(exp.plan.name);
     this.inflight--;
     this.release(exp.plan.name);
     free();
@@ -267,7 +303,7 @@ export class Executor {
         return { ...base, cached: true, outcome: { status: "ok", record: hit } };
       }
     }
-    if (this.aborted) return undefined;
+    if (this.aborted || this.cancelled.has(unit.experiment)) return undefined;
     if (!exp.announced) {
       exp.announced = true;
       this.o.events.experimentStarted(exp.plan.name, exp.plan.units.length);
@@ -283,6 +319,7 @@ export class Executor {
         this.o.events.warn(exp.plan.name, `condition "${unit.condition.name}": ${read.experiment} has no active "${unit.condition.name}", reading its baseline for ${read.alias}`);
       }
     }
+    this.flying.set(unit.experiment, this.inFlightOf(unit.experiment) + 1);
     const outcome = await this.pool.run(
       unitSpec({
         id,
@@ -295,6 +332,11 @@ export class Executor {
         stagingPath: (fileName) => this.stagingPath(unit, fileName),
       }),
     );
+    this.flying.set(unit.experiment, this.inFlightOf(unit.experiment) - 1);
+    if (this.cancelled.has(unit.experiment)) {
+      free();
+      return undefined;
+    }
     // Known before the slot is handed on, so that --fail-fast starts nothing after a failure.
     if (outcome.status === "failed") this.failed = true;
     free();

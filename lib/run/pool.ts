@@ -121,6 +121,11 @@ export class WorkerPool {
     return slot;
   }
 
+  /** Kills the worker running these units (and whatever they started); they come back failed. */
+  kill(unitIds: ReadonlySet<string>): void {
+    for (const slot of this.all) if (slot.busy && unitIds.has(slot.busy.unit.id)) killGroup(slot.child, "SIGKILL");
+  }
+
   /** Ends every worker and what it started: SIGTERM to each process group, SIGKILL soon after. */
   async close(force = false): Promise<void> {
     this.closed = true;

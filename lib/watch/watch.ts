@@ -1,6 +1,6 @@
 import { relative, sep } from "node:path";
 import { watch, type FSWatcher } from "chokidar";
-import { buildWorkspace, openWorkspace, STATE_DIR, type BuildOutcome } from "../api/build.js";
+import { buildWorkspace, definitions, openWorkspace, prepareBuild, STATE_DIR, type BuildOutcome } from "../api/build.js";
 import { LOCK_FILE } from "../lock/lockfile.js";
 import type { ExecutionEvents } from "../run/executor.js";
 import { findRoot, loadSettings } from "../workspace/workspace.js";
@@ -18,6 +18,8 @@ export interface WatchOptions {
   onCycle(result: { outcome?: BuildOutcome; error?: unknown; changed: string[] }): void;
   /** Called when a burst of changes starts a rebuild, before anything is planned. */
   onChange?(changed: string[]): void;
+  /** Called when a change during a build stops experiments it made stale (they rerun next). */
+  onRestart?(experiments: string[]): void;
   /** Aborting ends watch mode: the running build is stopped and the watcher closed. */
   signal: AbortSignal;
 }
@@ -46,11 +48,21 @@ export async function watchWorkspace(o: WatchOptions): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   let firstEventAt = 0;
 
+  /** What each experiment of the running build is defined by, and how to stop some of it. */
+  let running: { defined: Map<string, string>; cancel(names: Iterable<string>): void } | undefined;
+
   const cycle = async (changed: string[]) => {
     buildAbort = new AbortController();
     try {
       const loaded = await openWorkspace(o.cwd);
-      const outcome = await buildWorkspace(loaded, { targets: o.targets, jobs: o.jobs, events: o.events, signal: buildAbort.signal });
+      const defined = definitions(await prepareBuild(loaded, { targets: o.targets }));
+      const outcome = await buildWorkspace(loaded, {
+        targets: o.targets,
+        jobs: o.jobs,
+        events: o.events,
+        signal: buildAbort.signal,
+        onStart: (control) => (running = { defined, cancel: control.cancel }),
+      });
       o.onCycle({ outcome, changed });
     } catch (error) {
       o.onCycle({ error, changed });
@@ -60,13 +72,37 @@ export async function watchWorkspace(o: WatchOptions): Promise<void> {
   const run = (changed: string[]) => {
     building = cycle(changed).finally(() => {
       building = undefined;
+      running = undefined;
       if (pending.size > 0 && !o.signal.aborted) schedule();
     });
   };
 
+  /**
+   * A change during a build: experiments whose definition it changed are stopped now (their
+   * dependents with them); the rest of the build finishes, and the next build reruns them.
+   */
+  const restartStale = async () => {
+    const current = running;
+    if (!current) return;
+    try {
+      const now = definitions(await prepareBuild(await openWorkspace(o.cwd), { targets: o.targets }));
+      const stale = [...current.defined.keys()].filter((name) => now.get(name) !== current.defined.get(name));
+      if (stale.length > 0 && running === current) {
+        o.onRestart?.(stale);
+        current.cancel(stale);
+      }
+    } catch {
+      // A config that no longer loads: the build in progress finishes; the next one reports it.
+    }
+  };
+
   const flush = () => {
     timer = undefined;
-    if (building || o.signal.aborted) return;
+    if (o.signal.aborted) return;
+    if (building) {
+      void restartStale();
+      return;
+    }
     const changed = [...pending].sort();
     pending.clear();
     o.onChange?.(changed);
@@ -83,8 +119,7 @@ export async function watchWorkspace(o: WatchOptions): Promise<void> {
   watcher.on("all", (_event, path) => {
     if (pending.size === 0 && !timer) firstEventAt = Date.now();
     pending.add(relative(root, path).split(sep).join("/"));
-    // A change during a build waits for it: experiments it made stale rerun in the next build.
-    if (!building) schedule();
+    schedule();
   });
 
   run([]);
