@@ -163,3 +163,28 @@ ci("a partially restored store rebuilds only what is missing", async () => {
 });
 
 ci.run();
+
+const treatments = suite("treatments");
+
+treatments("treatments lists states and --disable/--enable edit config.state.json, not config.yaml", async () => {
+  const ws = makeWorkspace({
+    "experiments/p/config.yaml": "outputs: {o: {file_name: o.txt}}\nsteps: [w]\ntreatments: {baseline: {}, a: {k: 1}, b: {k: 2}}\n",
+    "experiments/p/steps.ts": "export const w = (d: unknown, ctx: any) => { ctx.outputs.o.write(String(ctx.params.k ?? 0)); return d; };",
+  });
+  const config = readFileSync(join(ws, "experiments/p/config.yaml"), "utf8");
+  const list = await runCli(["treatments", "p"], ws);
+  assert.is(list.stdout, "active    a\nactive    b\n");
+  const off = await runCli(["treatments", "p", "--disable", "b"], ws);
+  assert.is(off.code, 0, off.output);
+  assert.is(off.stdout, "active    a\ninactive  b\n");
+  assert.is(readFileSync(join(ws, "experiments/p/config.state.json"), "utf8"), '{"inactive_treatments":["b"]}\n');
+  assert.is(readFileSync(join(ws, "experiments/p/config.yaml"), "utf8"), config);
+  const built = await runCli(["build", "--json"], ws);
+  assert.equal(Object.keys(JSON.parse(built.stdout).experiments[0].outputs).sort(), ["a/replicate_0/o.txt", "baseline/replicate_0/o.txt"]);
+  assert.is((await runCli(["treatments", "p", "--enable", "b"], ws)).stdout, "active    a\nactive    b\n");
+  const bad = await runCli(["treatments", "p", "--disable", "c"], ws);
+  assert.is(bad.code, 2);
+  assert.match(bad.stderr, /p has no treatment "c"/);
+});
+
+treatments.run();

@@ -3,6 +3,7 @@ import { AggregateConfigError, CrystallizeError } from "../errors/error.js";
 import { GRAPH_FORMATS } from "../report/graph-format.js";
 import { buildCommand, checkCommand, EXIT, gcCommand, graphCommand, statusCommand, verifyCommand } from "./commands.js";
 import { hookCommand } from "./hook.js";
+import { treatmentsCommand } from "./treatments.js";
 import { formatForTerminal } from "./errors.js";
 
 /** Watch mode loads its file watcher only when used. */
@@ -90,6 +91,14 @@ function program(setExit: (code: Promise<number>) => void, argv: string[]): Comm
     .description("write a git pre-commit hook that runs `crystallize check`")
     .option("--force", "replace an existing pre-commit hook that crystallize did not write")
     .action((o) => setExit(hookCommand({ force: o.force, cwd: cwd() })));
+
+  cmd
+    .command("treatments")
+    .description("list an experiment's treatments; --enable/--disable edit config.state.json")
+    .argument("<experiment>", "experiment name or folder")
+    .option("--enable <name>", "switch a treatment on (repeatable)", collect)
+    .option("--disable <name>", "switch a treatment off (repeatable)", collect)
+    .action((experiment: string, o) => setExit(treatmentsCommand(experiment, { enable: o.enable, disable: o.disable, cwd: cwd() })));
 
   cmd
     .command("gc")
