@@ -73,11 +73,10 @@ export class Store {
     return join(this.dir, "failures", `${key}.json`);
   }
 
-  /** The object's content still has its digest (re-hashed only when its stat changed). */
-  async verifyObject(digest: Digest, size: number): Promise<boolean> {
+  /** The object still has its digest: re-hashed whenever its stat (size, times, inode) changed. */
+  async verifyObject(digest: Digest): Promise<boolean> {
     const path = this.objectPath(digest);
     try {
-      if (statSync(path).size !== size) return false;
       return (await this.statCache.get(path, "digest", () => digestFile(path))) === digest;
     } catch {
       return false;
@@ -97,7 +96,7 @@ export class Store {
     }
     if (record.key !== key || typeof record.outputs !== "object") return undefined;
     for (const out of Object.values(record.outputs)) {
-      if (!(await this.verifyObject(out.digest, out.size))) return undefined;
+      if (!(await this.verifyObject(out.digest))) return undefined;
     }
     return record;
   }
@@ -107,7 +106,7 @@ export class Store {
     const digest = await digestFile(staged);
     const { size } = statSync(staged);
     const target = this.objectPath(digest);
-    if (await this.verifyObject(digest, size)) {
+    if (await this.verifyObject(digest)) {
       unlinkSync(staged);
     } else {
       mkdirSync(join(target, ".."), { recursive: true });
