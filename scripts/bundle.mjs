@@ -1,7 +1,7 @@
 // Bundles the CLI and its pure-JS dependencies: one entry file plus chunks that load only when
 // needed. Resolving and loading ~150 separate modules cost more than a no-op build's own work.
 // The worker runtime, the public API and the type declarations stay as tsc emits them.
-import { readdirSync, rmSync } from "node:fs";
+import { cpSync, readdirSync, rmSync } from "node:fs";
 import { build } from "esbuild";
 
 // Chunk names carry content hashes: drop the previous bundle (tsc emits only .js here).
@@ -26,3 +26,7 @@ await build({
   banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
   logLevel: "warning",
 });
+
+// The Python worker and the `crystallize` module Python experiments import are plain files.
+rmSync("dist/lib/runtime/python", { recursive: true, force: true });
+cpSync("lib/runtime/python", "dist/lib/runtime/python", { recursive: true, filter: (src) => !src.includes("__pycache__") });

@@ -6,7 +6,7 @@ import { checkExports } from "../code/check.js";
 import { ModuleIndex } from "../code/modules.js";
 import { Graph } from "../graph/graph.js";
 import { digestValue, initHasher, type Digest } from "../hash/digest.js";
-import { gatherFacts, loaderDigests } from "../hash/facts.js";
+import { gatherFacts, loaderDigests, PythonEnvs } from "../hash/facts.js";
 import { experimentKey, normalizeConfig, unitKey, type ExperimentFacts } from "../hash/keys.js";
 import { StatCache } from "../hash/stat-cache.js";
 import { emptyLock, readLock, writeLock, type LockEntry, type LockFile } from "../lock/lockfile.js";
@@ -60,6 +60,8 @@ export interface PreparedBuild {
   statCache: StatCache;
   store: Store;
   dataDir: string;
+  /** Interpreter facts of Python experiments. */
+  pythons: PythonEnvs;
 }
 
 /** Reads code, inputs and env (through the stat cache), and prepares key computation. */
@@ -72,8 +74,9 @@ export async function prepareBuild(loaded: LoadedWorkspace, request: PlanRequest
   const statCache = loaded.statCache;
   const modules = new ModuleIndex(root, statCache);
   const singles = await checkExports(configs, modules);
-  const facts = await gatherFacts(root, configs, modules, statCache);
-  const loaders = await loaderDigests(configs, modules);
+  const pythons = new PythonEnvs(root, join(root, STATE_DIR));
+  const facts = await gatherFacts(root, configs, modules, statCache, pythons);
+  const loaders = await loaderDigests(configs, modules, pythons);
   const normalized = new Map(configs.map((c) => [c.name, normalizeConfig(c)]));
   const keyOf: KeyFn = (unit, readDigest) =>
     unitKey({
@@ -88,7 +91,7 @@ export async function prepareBuild(loaded: LoadedWorkspace, request: PlanRequest
   const lock = await readLock(root, statCache);
   const force = new Set(request.forceAll ? plan.experiments.map((e) => e.name) : request.force ? (targets.length ? targets : plan.experiments.map((e) => e.name)) : []);
   const dataDir = join(root, workspace.settings.data);
-  return { loaded, plan, force, facts, singles, keyOf, lock, statCache, store: new Store(dataDir, statCache), dataDir };
+  return { loaded, plan, force, facts, singles, keyOf, lock, statCache, store: new Store(dataDir, statCache), dataDir, pythons };
 }
 
 /** `status` and `build --dry-run`: what would run and why, reading the store but running nothing. */
@@ -197,6 +200,7 @@ export async function buildWorkspace(loaded: LoadedWorkspace, options: BuildOpti
       jobs,
       failFast: options.failFast ?? false,
       workerMemoryMb: loaded.workspace.settings.workerMemoryMb,
+      interpreterOf: (name) => p.pythons.of(loaded.graph.node(name).config)?.executable,
       events: withDefaults(options.events),
       tag: `${process.pid}-${randomBytes(3).toString("hex")}`,
     });

@@ -4,6 +4,7 @@ import type { Message } from "esbuild";
 import { init as initLexer, parse as parseModule } from "es-module-lexer";
 import { CrystallizeError } from "../errors/error.js";
 import { digestBytes, type Digest } from "../hash/digest.js";
+import { pythonImports, pythonTopLevel, scanPython } from "./python.js";
 
 /** What static analysis learns about one user module, without running it. */
 export interface ModuleInfo {
@@ -18,6 +19,8 @@ export interface ModuleInfo {
    * those leaves it unchanged, any change to what runs changes it.
    */
   digest: Digest;
+  /** Python only: the functions that may serve as the single data source (see pythonTopLevel). */
+  sources?: string[];
 }
 
 const LOADERS: Record<string, "ts" | "js"> = { ".ts": "ts", ".mts": "ts", ".cts": "ts", ".js": "js", ".mjs": "js", ".cjs": "js" };
@@ -27,6 +30,7 @@ const LOADERS: Record<string, "ts" | "js"> = { ".ts": "ts", ".mts": "ts", ".cts"
  */
 export async function analyzeModule(absPath: string, displayPath: string, source?: string): Promise<ModuleInfo> {
   const text = source ?? (await readFile(absPath, "utf8"));
+  if (extname(absPath) === ".py") return analyzePython(text);
   const loader = LOADERS[extname(absPath)] ?? "js";
   let code: string;
   try {
@@ -59,6 +63,12 @@ export async function analyzeModule(absPath: string, displayPath: string, source
     imports: [...new Set(specifiers)],
     digest: digestBytes(`${loader}\n${code}`),
   };
+}
+
+function analyzePython(text: string): ModuleInfo {
+  const { normalized, skeleton } = scanPython(text);
+  const { names, sources } = pythonTopLevel(skeleton);
+  return { exports: names, starExports: [], imports: pythonImports(skeleton), digest: digestBytes(`py\n${normalized}`), sources };
 }
 
 function syntaxError(err: unknown, displayPath: string): CrystallizeError {

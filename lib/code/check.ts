@@ -1,5 +1,6 @@
 import type { ExperimentConfig, ModuleRole } from "../config/types.js";
 import { AggregateConfigError, CrystallizeError, didYouMean, type SourceLocation } from "../errors/error.js";
+import { languageOf } from "../workspace/workspace.js";
 import type { ModuleIndex } from "./modules.js";
 
 /** Built-in verifiers, usable in `hypotheses` without a verifiers module. */
@@ -18,9 +19,10 @@ export async function checkExports(configs: ExperimentConfig[], modules: ModuleI
       const need = async (role: ModuleRole, name: string, location: SourceLocation, what: string) => {
         const mod = cfg.modules[role];
         if (!mod) {
-          errors.push(new CrystallizeError("CONFIG_MISSING_MODULE", `${what} \`${name}\` needs a ${role} module, but ${cfg.dir}/ has no ${role}.ts`, {
+          const ext = languageOf(cfg) === "python" ? "py" : "ts";
+          errors.push(new CrystallizeError("CONFIG_MISSING_MODULE", `${what} \`${name}\` needs a ${role} module, but ${cfg.dir}/ has no ${role}.${ext}`, {
             location,
-            hint: `create ${cfg.dir}/${role}.ts exporting \`${name}\``,
+            hint: `create ${cfg.dir}/${role}.${ext} ${ext === "py" ? "defining" : "exporting"} \`${name}\``,
           }));
           return;
         }
@@ -45,7 +47,7 @@ export async function checkExports(configs: ExperimentConfig[], modules: ModuleI
         }
         await Promise.all(checks);
         if (cfg.datasource === undefined && cfg.modules.datasources) {
-          const names = (await modules.exportsOf(cfg.modules.datasources))?.filter((n) => n !== "default");
+          const names = await modules.sourceCandidates(cfg.modules.datasources);
           if (!names || names.length !== 1) {
             errors.push(new CrystallizeError("CONFIG_VALUE", names === undefined
               ? `${cfg.modules.datasources}: its exports cannot be read statically, so the single data source is unknown`

@@ -5,6 +5,7 @@ import type { Digest } from "../hash/digest.js";
 import type { StatCache } from "../hash/stat-cache.js";
 import { toPosix } from "../workspace/workspace.js";
 import { analyzeModule, type ModuleInfo } from "./analyze.js";
+import type { PythonEnv } from "./python-env.js";
 
 /** The code an experiment runs: its modules and every local module they import, transitively. */
 export interface CodeClosure {
@@ -78,8 +79,21 @@ export class ModuleIndex {
     return names;
   }
 
-  /** The local import closure of `entries` (workspace-relative), with package versions. */
-  async closure(entries: string[]): Promise<CodeClosure> {
+  /**
+   * The functions that could be a datasources module's single data source: Python's top-level
+   * functions (those marked `@data_source` when any are), else the module's exports.
+   */
+  async sourceCandidates(rel: string): Promise<string[] | undefined> {
+    const info = await this.analyze(rel);
+    return info.sources ?? (await this.exportsOf(rel))?.filter((n) => n !== "default");
+  }
+
+  /**
+   * The local import closure of `entries` (workspace-relative), with package versions. Python
+   * modules need the interpreter's facts (`python`) to tell packages from the standard library.
+   */
+  async closure(entries: string[], python?: PythonEnv): Promise<CodeClosure> {
+    const searchDirs = [...new Set(entries.map((e) => dirname(e)))];
     const files: Record<string, Digest> = {};
     const packages: Record<string, string> = {};
     const queue = [...entries];
@@ -90,6 +104,15 @@ export class ModuleIndex {
         if (rel in files) return;
         files[rel] = infos[i].digest;
         for (const spec of infos[i].imports) {
+          if (rel.endsWith(".py")) {
+            const found = resolvePythonImport(this.root, rel, spec, searchDirs);
+            if (found.file !== undefined) {
+              if (!(found.file in files)) queue.push(found.file);
+            } else if (found.package && !python?.stdlib.includes(found.package)) {
+              packages[`py:${found.package}`] = python?.packages[found.package] ?? "unresolved";
+            } else if (found.missing) packages[`unresolved:${spec}`] = "missing";
+            continue;
+          }
           if (spec.startsWith(".") || spec.startsWith("/")) {
             const target = resolveLocalImport(this.root, rel, spec);
             // An import that resolves nowhere fails at run time; it still marks the key.
@@ -122,6 +145,36 @@ export class ModuleIndex {
     this.versions.set(memoKey, version);
     return version;
   }
+}
+
+/**
+ * Where a Python import leads, the way the worker sets up `sys.path` (the experiment folder
+ * first): a local file, a package name, or nothing (an optional name that is not a module).
+ */
+export function resolvePythonImport(root: string, fromRel: string, spec: string, searchDirs: string[]): { file?: string; package?: string; missing?: boolean } {
+  const optional = spec.endsWith("?");
+  const name = optional ? spec.slice(0, -1) : spec;
+  const level = /^\.*/.exec(name)![0].length;
+  const parts = name.slice(level).split(".").filter(Boolean);
+  let bases: string[];
+  if (level > 0) {
+    let base = dirname(fromRel);
+    for (let l = 1; l < level; l++) base = dirname(base);
+    bases = [base];
+  } else bases = searchDirs;
+  for (const base of bases) {
+    const stem = join(base, ...parts);
+    for (const candidate of parts.length ? [`${stem}.py`, join(stem, "__init__.py")] : [join(stem, "__init__.py")]) {
+      try {
+        if (statSync(join(root, candidate)).isFile()) return { file: toPosix(candidate) };
+      } catch {
+        /* try the next candidate */
+      }
+    }
+  }
+  if (optional) return {};
+  if (level > 0) return { missing: true };
+  return parts[0] === "crystallize" ? {} : { package: parts[0] };
 }
 
 function sortRecord<T>(r: Record<string, T>): Record<string, T> {

@@ -13,7 +13,7 @@ import {
 
 const TOP_KEYS = [
   "name", "description", "replicates", "seed", "datasource", "steps", "outputs",
-  "treatments", "hypotheses", "cli", "inputs", "env",
+  "treatments", "hypotheses", "cli", "inputs", "env", "python",
 ];
 const OUTPUT_KEYS = ["file_name", "writer", "loader"];
 const HYPOTHESIS_KEYS = ["name", "verifier", "metrics", "params"];
@@ -91,6 +91,10 @@ class Validator {
     }
     this.checkName(cfg, get("name"));
     if (get("description")) cfg.description = this.string(get("description")!, "description");
+    if (get("python")) {
+      cfg.python = this.string(get("python")!, "python");
+      cfg.pythonLocation = this.src.locationOf(get("python")!);
+    }
     if (get("replicates")) cfg.replicates = this.integer(get("replicates")!, "replicates", 1) ?? 1;
     if (get("seed")) cfg.seed = this.integer(get("seed")!, "seed", 0) ?? 0;
     if (get("datasource")) {

@@ -83,6 +83,12 @@ export interface ExperimentConfig {
   cli: CliSettings;
   inputs: string[];
   env: string[];
+  /**
+   * Interpreter for Python experiments: a path (relative to the experiment folder) or a
+   * command on PATH. Absent: the workspace's `.venv`, else `python3`.
+   */
+  python?: string;
+  pythonLocation?: SourceLocation;
   /** Module file per role present in the folder, relative to the workspace root. */
   modules: Partial<Record<ModuleRole, string>>;
   /** Treatment names switched off in `config.state.json`. */

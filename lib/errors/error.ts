@@ -30,7 +30,9 @@ export type ErrorCode =
   | "CODE_SYNTAX"
   | "LOCK_FILE"
   | "NOT_BUILT"
-  | "INTERNAL_IO";
+  | "INTERNAL_IO"
+  | "CONFIG_MIXED_LANGUAGES"
+  | "PYTHON_NOT_FOUND";
 
 /** The one error type for failures the user can fix. */
 export class CrystallizeError extends Error {

@@ -2,7 +2,8 @@ import { readFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import type { ExperimentConfig } from "../config/types.js";
 import type { ModuleIndex } from "../code/modules.js";
-import { toPosix } from "../workspace/workspace.js";
+import { interpreterFor, probePython, type PythonEnv } from "../code/python-env.js";
+import { languageOf, toPosix } from "../workspace/workspace.js";
 import { digestBytes, digestFile, digestValue, type Digest } from "./digest.js";
 import type { ExperimentFacts } from "./keys.js";
 import type { StatCache } from "./stat-cache.js";
@@ -48,14 +49,36 @@ export class RuntimeProbe {
 }
 
 /**
+ * The interpreter and its facts per Python experiment, probed once per interpreter per
+ * command (and remembered across commands, see probePython). Undefined for JS/TS experiments.
+ */
+export class PythonEnvs {
+  private readonly byInterpreter = new Map<string, PythonEnv>();
+
+  constructor(private readonly root: string, private readonly stateDir: string) {}
+
+  of(cfg: ExperimentConfig): PythonEnv | undefined {
+    if (languageOf(cfg) !== "python") return undefined;
+    const interpreter = interpreterFor(this.root, cfg);
+    let env = this.byInterpreter.get(interpreter);
+    if (!env) {
+      env = probePython(interpreter, this.root, this.stateDir);
+      this.byInterpreter.set(interpreter, env);
+    }
+    return env;
+  }
+}
+
+/**
  * Reads what keys are made of: each experiment's code closure, declared input files and env
  * values. Effects only; keys themselves are computed by pure functions from these facts.
  */
-export async function gatherFacts(root: string, configs: ExperimentConfig[], modules: ModuleIndex, statCache: StatCache): Promise<Map<string, ExperimentFacts>> {
+export async function gatherFacts(root: string, configs: ExperimentConfig[], modules: ModuleIndex, statCache: StatCache, pythons: PythonEnvs): Promise<Map<string, ExperimentFacts>> {
   const runtime = new RuntimeProbe(root);
   const entries = await Promise.all(
     configs.map(async (cfg): Promise<[string, ExperimentFacts]> => {
-      const code = await modules.closure(Object.values(cfg.modules).filter((m): m is string => m !== undefined));
+      const python = pythons.of(cfg);
+      const code = await modules.closure(Object.values(cfg.modules).filter((m): m is string => m !== undefined), python);
       const inputs: Record<string, Digest> = {};
       if (cfg.inputs.length > 0) {
         const { glob } = await import("./glob.js");
@@ -64,20 +87,20 @@ export async function gatherFacts(root: string, configs: ExperimentConfig[], mod
       }
       const env: Record<string, Digest | null> = {};
       for (const name of cfg.env) env[name] = process.env[name] === undefined ? null : digestBytes(process.env[name]!);
-      return [cfg.name, { code, inputs, env, runtime: runtime.of(cfg.dir) }];
+      return [cfg.name, { code, inputs, env, runtime: python ? `python${python.version}` : runtime.of(cfg.dir) }];
     }),
   );
   return new Map(entries);
 }
 
 /** Digest of an upstream output's loader code (it runs inside the reading unit), or null. */
-export async function loaderDigests(configs: ExperimentConfig[], modules: ModuleIndex): Promise<Map<string, Digest | null>> {
+export async function loaderDigests(configs: ExperimentConfig[], modules: ModuleIndex, pythons: PythonEnvs): Promise<Map<string, Digest | null>> {
   const out = new Map<string, Digest | null>();
   for (const cfg of configs) {
     for (const o of cfg.outputs) {
       const id = `${cfg.name}#${o.alias}`;
       if (!o.loader || !cfg.modules.outputs) out.set(id, null);
-      else out.set(id, digestValue(await modules.closure([cfg.modules.outputs])));
+      else out.set(id, digestValue(await modules.closure([cfg.modules.outputs], pythons.of(cfg))));
     }
   }
   return out;

@@ -11,6 +11,7 @@ import type { Store, StoredOutput, UnitRecord } from "../store/store.js";
 import type { ViewState } from "../store/views.js";
 import { settleVersion } from "../store/versions.js";
 import { WorkerPool } from "./pool.js";
+import { PythonPool } from "./python-pool.js";
 import { unitSpec } from "./spec.js";
 
 export interface UnitResult {
@@ -81,6 +82,8 @@ export interface ExecuteOptions {
   /** Stop starting new units after the first failure. */
   failFast: boolean;
   workerMemoryMb?: number;
+  /** The Python executable of a Python experiment; undefined for JS/TS ones. */
+  interpreterOf(experiment: string): string | undefined;
   events: ExecutionEvents;
   /** Unique per build: names the staging folder. */
   tag: string;
@@ -103,6 +106,7 @@ interface RunningExperiment {
  */
 export class Executor {
   private readonly pool: WorkerPool;
+  private readonly pythonPool: PythonPool;
   private readonly staging: string;
   private readonly running = new Map<string, RunningExperiment>();
   private readonly results = new Map<string, ExperimentResult>();
@@ -136,6 +140,11 @@ export class Executor {
       o.root,
       o.workerMemoryMb,
     );
+    this.pythonPool = new PythonPool(
+      { onLog: (id, line) => o.events.log(this.unitExperiment.get(id) ?? "?", line), onStart: () => (this.firstUnitAt ??= performance.now()) },
+      o.root,
+      o.jobs,
+    );
   }
 
   async run(): Promise<ExperimentResult[]> {
@@ -150,7 +159,7 @@ export class Executor {
         (p) => this.results.get(p.name) ?? { name: p.name, status: "skipped", units: [], skippedBecause: "interrupted", durationMs: 0 },
       );
     } finally {
-      await this.pool.close();
+      await Promise.all([this.pool.close(), this.pythonPool.close()]);
       await rm(this.staging, { recursive: true, force: true });
     }
   }
@@ -169,6 +178,7 @@ export class Executor {
       for (const [id, exp] of this.unitExperiment) if (exp === name) ids.add(id);
     }
     this.pool.kill(ids);
+    this.pythonPool.kill(ids);
     for (const name of this.cancelled) {
       const exp = this.running.get(name)!;
       // Experiments with nothing in flight end here; the others when their killed units return.
@@ -190,7 +200,7 @@ export class Executor {
   async abort(): Promise<void> {
     this.aborted = true;
     this.onIdle();
-    await this.pool.close(true);
+    await Promise.all([this.pool.close(true), this.pythonPool.close(true)]);
     await rm(this.staging, { recursive: true, force: true });
   }
 
@@ -308,7 +318,8 @@ export class Executor {
       exp.announced = true;
       this.o.events.experimentStarted(exp.plan.name, exp.plan.units.length);
     }
-    if (!this.warmed) {
+    const interpreter = this.o.interpreterOf(unit.experiment);
+    if (!this.warmed && interpreter === undefined) {
       this.warmed = true;
       this.pool.warm(Math.min(this.o.jobs, this.unsettledUnits()));
     }
@@ -320,18 +331,17 @@ export class Executor {
       }
     }
     this.flying.set(unit.experiment, this.inFlightOf(unit.experiment) + 1);
-    const outcome = await this.pool.run(
-      unitSpec({
-        id,
-        unit,
-        root: this.o.root,
-        graph: this.o.graph,
-        dataDir: this.o.store.dataDir,
-        single: this.o.singles.get(unit.experiment),
-        versionOf: (name) => this.results.get(name)!.version!,
-        stagingPath: (fileName) => this.stagingPath(unit, fileName),
-      }),
-    );
+    const spec = unitSpec({
+      id,
+      unit,
+      root: this.o.root,
+      graph: this.o.graph,
+      dataDir: this.o.store.dataDir,
+      single: this.o.singles.get(unit.experiment),
+      versionOf: (name) => this.results.get(name)!.version!,
+      stagingPath: (fileName) => this.stagingPath(unit, fileName),
+    });
+    const outcome = interpreter === undefined ? await this.pool.run(spec) : await this.pythonPool.run(spec, interpreter);
     this.flying.set(unit.experiment, this.inFlightOf(unit.experiment) - 1);
     if (this.cancelled.has(unit.experiment)) {
       free();

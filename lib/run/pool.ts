@@ -142,7 +142,7 @@ export class WorkerPool {
   }
 }
 
-function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+export function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
   if (child.pid === undefined) return;
   try {
     process.kill(-child.pid, signal);
@@ -155,7 +155,7 @@ function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
   }
 }
 
-function crashError(code: number | null, signal: NodeJS.Signals | null, stderr: string[]): UserError {
+export function crashError(code: number | null, signal: NodeJS.Signals | null, stderr: string[]): UserError {
   const text = stderr.join("\n");
   let message: string;
   if (/heap out of memory|Reached heap limit/i.test(text)) message = "the worker process ran out of memory";

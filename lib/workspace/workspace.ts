@@ -14,7 +14,7 @@ export interface Workspace {
   experiments: ExperimentConfig[];
 }
 
-export const MODULE_EXTENSIONS = [".ts", ".mts", ".js", ".mjs"];
+export const MODULE_EXTENSIONS = [".ts", ".mts", ".js", ".mjs", ".py"];
 
 /** Walks up from `start` to the first folder with crystallize.yaml, crystallize.lock or experiments/. */
 export function findRoot(start: string): string {
@@ -127,7 +127,20 @@ function findModules(dir: string, names: Set<string>): Partial<Record<ModuleRole
     }
     if (found.length === 1) modules[role] = dir === "." ? found[0] : `${dir}/${found[0]}`;
   }
+  const files = Object.values(modules);
+  const python = files.filter((f) => f.endsWith(".py"));
+  if (python.length > 0 && python.length < files.length) {
+    throw new CrystallizeError("CONFIG_MIXED_LANGUAGES", `${dir}: ${python.join(", ")} and ${files.filter((f) => !f.endsWith(".py")).join(", ")} mix Python and JavaScript in one experiment`, {
+      location: { file: python[0] },
+      hint: "an experiment runs in one language; split it into two experiments connected by an output (producer#output)",
+    });
+  }
   return modules;
+}
+
+/** Python when the experiment's modules are `.py` files, else JavaScript/TypeScript. */
+export function languageOf(cfg: Pick<ExperimentConfig, "modules">): "python" | "node" {
+  return Object.values(cfg.modules).some((f) => f?.endsWith(".py")) ? "python" : "node";
 }
 
 /** Reads `config.state.json`; a malformed file is an error, never silently ignored. */

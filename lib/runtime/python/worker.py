@@ -1,0 +1,238 @@
+"""Worker process for Python experiments. The CLI starts one per experiment and sends it
+units (experiment, condition, replicate) as JSON lines; replies go back on a private copy of
+the original stdout, so a step's print() or a C library writing to fd 1 cannot corrupt them:
+fd 1 is pointed at stderr, which the CLI shows as the step's log.
+"""
+import asyncio
+import importlib
+import importlib.util
+import inspect
+import json
+import os
+import random
+import sys
+import time
+import traceback
+from pathlib import Path
+
+_PROTO_OUT = os.fdopen(os.dup(1), "w", buffering=1, encoding="utf-8")
+_PROTO_IN = os.fdopen(os.dup(0), "r", encoding="utf-8")
+os.dup2(2, 1)
+_devnull = os.open(os.devnull, os.O_RDONLY)
+os.dup2(_devnull, 0)
+sys.stdout = sys.stderr
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, _HERE)
+
+from crystallize import Artifact, FrozenContext, _Metrics  # noqa: E402
+
+_OWN_FILES = (os.path.abspath(__file__), os.path.join(_HERE, "crystallize", "__init__.py"))
+_CONTEXT_NAMES = ("ctx", "context")
+_END_OF_LOG = "\x00crystallize:end-of-log"
+
+
+class WiringError(Exception):
+    """A mismatch between config.yaml and the code: reported without a traceback."""
+
+
+def send(msg):
+    _PROTO_OUT.write(json.dumps(msg, default=_json_default) + "\n")
+    _PROTO_OUT.flush()
+
+
+def _json_default(value):
+    if hasattr(value, "item"):
+        return value.item()
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    return repr(value)
+
+
+_modules = {}
+
+
+def load_module(path):
+    """The experiment's own modules are imported by name with its folder on sys.path, so they
+    can import their siblings; an upstream's outputs module (for its loader) gets a private
+    name, as the reading experiment may have an `outputs.py` of its own."""
+    folder = os.path.dirname(path)
+    if folder == os.getcwd():
+        if folder not in sys.path:
+            sys.path.insert(1, folder)
+        return importlib.import_module(Path(path).stem)
+    spec = importlib.util.spec_from_file_location(f"_crystallize_upstream_{len(_modules)}", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def resolve(ref, role):
+    path = ref["module"]
+    mod = _modules.get(path)
+    if mod is None:
+        mod = load_module(path)
+        _modules[path] = mod
+    fn = getattr(mod, ref["name"], None)
+    if fn is None:
+        raise WiringError(f"{os.path.basename(path)} does not define `{ref['name']}`, which config.yaml names as a {role}")
+    if not callable(fn):
+        raise WiringError(f"`{ref['name']}` in {os.path.basename(path)} is not a function (it is {type(fn).__name__})")
+    return fn
+
+
+def call(value):
+    result = value
+    if inspect.isawaitable(result):
+        result = asyncio.run(_await(result))
+    return result
+
+
+async def _await(awaitable):
+    return await awaitable
+
+
+def invoke(fn, kind, positional, named, ctx, pinned=()):
+    """Calls a step or data source: positional data first, the context to a parameter named
+    ctx (or annotated FrozenContext), every other parameter by name from `named`, else its
+    default. A config kwarg the function does not take is an error, not silently dropped."""
+    sig = inspect.signature(fn)
+    args, kwargs, used = list(positional), {}, set()
+    params = list(sig.parameters.values())
+    takes_var_kw = any(p.kind == p.VAR_KEYWORD for p in params)
+    for i, p in enumerate(params):
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            continue
+        if i < len(positional):
+            continue
+        annotation = p.annotation if isinstance(p.annotation, str) else getattr(p.annotation, "__name__", "")
+        if p.name in _CONTEXT_NAMES or annotation == "FrozenContext":
+            value = ctx
+        elif p.name in named:
+            value = named[p.name]
+            used.add(p.name)
+        elif p.default is not p.empty:
+            continue
+        else:
+            raise WiringError(
+                f"parameter '{p.name}' of {kind} '{fn.__name__}' has no value: it is not an output, a "
+                f"treatment value, a step kwarg or a context value, and has no default"
+            )
+        if p.kind == p.POSITIONAL_ONLY:
+            args.append(value)
+        else:
+            kwargs[p.name] = value
+    unknown = [k for k in pinned if k not in used]
+    if unknown and not takes_var_kw:
+        raise WiringError(f"config.yaml gives {kind} '{fn.__name__}' the argument(s) {', '.join(unknown)}, which it does not take")
+    if takes_var_kw:
+        for k in pinned:
+            if k not in kwargs:
+                kwargs[k] = named[k]
+    return call(fn(*args, **kwargs))
+
+
+def seed_everything(seed):
+    random.seed(seed)
+    numpy = sys.modules.get("numpy")
+    if numpy is not None:
+        numpy.random.seed(seed % (2**32 - 1))
+
+
+def split_metrics(result):
+    if isinstance(result, tuple) and len(result) == 2 and isinstance(result[1], dict):
+        return result[0], result[1]
+    return result, None
+
+
+def run_unit(unit):
+    os.chdir(unit["dir"])
+    metrics = _Metrics()
+    uid = unit["id"]
+
+    def log(line):
+        send({"type": "log", "id": uid, "line": line})
+
+    outputs = {}
+    for out in unit["outputs"]:
+        writer = resolve(out["writer"], "writer") if out.get("writer") else None
+        outputs[out["alias"]] = Artifact(out["alias"], out["path"], writer)
+    base = {"replicate": unit["replicate"], "condition": unit["condition"], "seed": unit["seed"], "seed_used": unit["seed"]}
+
+    # Import every module the unit uses before seeding, so numpy is seeded when a module uses it.
+    sources = unit["input"]
+    steps = [(resolve(s["fn"], "step"), s["kwargs"]) for s in unit["steps"]]
+    seed_everything(unit["seed"])
+
+    source_values = {**base, **unit["treatment"]}
+    source_ctx = FrozenContext(source_values, metrics, outputs, log, unit["seed"])
+    if sources["kind"] == "single":
+        data = invoke(resolve(sources["fn"], "data source"), "data source", [], source_values, source_ctx)
+    elif sources["kind"] == "map":
+        data = {}
+        for s in sources["sources"]:
+            if s["kind"] == "local":
+                data[s["alias"]] = invoke(resolve(s["fn"], "data source"), "data source", [], source_values, source_ctx)
+            elif s.get("loader"):
+                data[s["alias"]] = call(resolve(s["loader"], "loader")(Path(s["path"])))
+            else:
+                data[s["alias"]] = Path(s["path"]).read_bytes()
+    else:
+        data = None
+
+    for fn, kwargs in steps:
+        values = {**base, **kwargs, **unit["treatment"]}
+        ctx = FrozenContext(values, metrics, outputs, log, unit["seed"])
+        named = {**values, **outputs}
+        data, returned = split_metrics(invoke(fn, "step", [data], named, ctx, pinned=list(kwargs)))
+        for k, v in (returned or {}).items():
+            metrics.add(k, v)
+
+    missing = [f"`{a}`" for a, art in outputs.items() if not art.written]
+    if missing:
+        raise WiringError(f"output {', '.join(missing)} declared in config.yaml but never written; call <alias>.write(value) in a step")
+    return {k: list(v) for k, v in metrics.as_dict().items()}
+
+
+def user_error(exc):
+    if isinstance(exc, WiringError):
+        return {"name": "ConfigError", "message": str(exc), "stack": ""}
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if os.path.abspath(f.filename) not in _OWN_FILES
+              and "/asyncio/" not in f.filename]
+    stack = "".join(traceback.format_list(frames)).rstrip("\n")
+    return {"name": type(exc).__name__, "message": str(exc), "stack": stack}
+
+
+def main():
+    send({"type": "ready"})
+    for line in _PROTO_IN:
+        msg = json.loads(line)
+        if msg.get("type") != "run":
+            continue
+        unit = msg["unit"]
+        started = time.perf_counter()
+        try:
+            metrics = run_unit(unit)
+            reply = {"type": "done", "id": unit["id"], "metrics": metrics}
+        except BaseException as exc:  # KeyboardInterrupt included: Ctrl-C fails the unit, not the protocol
+            reply = {"type": "failed", "id": unit["id"], "error": user_error(exc)}
+        reply["durationMs"] = (time.perf_counter() - started) * 1000
+        # Marks the end of the unit's log on stderr, so the CLI attributes every line to it.
+        sys.stderr.write(f"{_END_OF_LOG} {unit['id']}\n")
+        sys.stderr.flush()
+        try:
+            send(reply)
+        except (TypeError, ValueError) as exc:
+            send({"type": "failed", "id": unit["id"], "durationMs": reply["durationMs"],
+                  "error": {"name": "TypeError", "message": f"a metric value cannot be stored as JSON: {exc}", "stack": ""}})
+        if isinstance(reply.get("error"), dict) and reply["error"]["name"] == "KeyboardInterrupt":
+            return
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except KeyboardInterrupt:
+        pass
