@@ -9,6 +9,7 @@ import { pathToFileURL } from "node:url";
 import { format } from "node:util";
 import { internals, type Artifact, type Context } from "./api.js";
 import type { ExportRef, FromWorker, ToWorker, UnitSpec, UserError } from "./protocol.js";
+import { seededRandom } from "./random.js";
 
 const send = (msg: FromWorker) => process.send!(msg);
 const modules = new Map<string, Promise<Record<string, unknown>>>();
@@ -33,18 +34,6 @@ async function resolveExport(ref: ExportRef, role: string): Promise<(...args: un
 
 /** Errors about the experiment's wiring rather than its code: shown without a stack. */
 class UserFacingError extends Error {}
-
-/** mulberry32: small, fast and good enough for reproducible sampling in experiments. */
-function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function toBytes(value: unknown, what: string): Uint8Array | string {
   if (typeof value === "string" || value instanceof Uint8Array) return value;
