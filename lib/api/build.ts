@@ -6,7 +6,8 @@ import { checkExports } from "../code/check.js";
 import { ModuleIndex } from "../code/modules.js";
 import { Graph } from "../graph/graph.js";
 import { digestValue, initHasher, type Digest } from "../hash/digest.js";
-import { gatherFacts, loaderDigests } from "../hash/facts.js";
+import { gatherFacts, loaderDigests, verifierDigests } from "../hash/facts.js";
+import { hypothesesDigest } from "../hypotheses/settle.js";
 import { experimentKey, normalizeConfig, unitKey, type ExperimentFacts } from "../hash/keys.js";
 import { StatCache } from "../hash/stat-cache.js";
 import { emptyLock, readLock, writeLock, type LockEntry, type LockFile } from "../lock/lockfile.js";
@@ -60,6 +61,8 @@ export interface PreparedBuild {
   statCache: StatCache;
   store: Store;
   dataDir: string;
+  /** Per experiment with hypotheses: what its verdicts are computed from (see hypothesesDigest). */
+  hypotheses: Map<string, Digest>;
 }
 
 /** Reads code, inputs and env (through the stat cache), and prepares key computation. */
@@ -74,6 +77,8 @@ export async function prepareBuild(loaded: LoadedWorkspace, request: PlanRequest
   const singles = await checkExports(configs, modules);
   const facts = await gatherFacts(root, configs, modules, statCache);
   const loaders = await loaderDigests(configs, modules);
+  const verifiers = await verifierDigests(configs, modules);
+  const hypotheses = new Map(configs.filter((c) => verifiers.has(c.name)).map((c) => [c.name, hypothesesDigest(c.hypotheses, verifiers.get(c.name)!)]));
   const normalized = new Map(configs.map((c) => [c.name, normalizeConfig(c)]));
   const keyOf: KeyFn = (unit, readDigest) =>
     unitKey({
@@ -88,7 +93,7 @@ export async function prepareBuild(loaded: LoadedWorkspace, request: PlanRequest
   const lock = await readLock(root, statCache);
   const force = new Set(request.forceAll ? plan.experiments.map((e) => e.name) : request.force ? (targets.length ? targets : plan.experiments.map((e) => e.name)) : []);
   const dataDir = join(root, workspace.settings.data);
-  return { loaded, plan, force, facts, singles, keyOf, lock, statCache, store: new Store(dataDir, statCache), dataDir };
+  return { loaded, plan, force, facts, singles, keyOf, lock, statCache, store: new Store(dataDir, statCache), dataDir, hypotheses };
 }
 
 /** `status` and `build --dry-run`: what would run and why, reading the store but running nothing. */
@@ -199,6 +204,8 @@ export async function buildWorkspace(loaded: LoadedWorkspace, options: BuildOpti
       workerMemoryMb: loaded.workspace.settings.workerMemoryMb,
       events: withDefaults(options.events),
       tag: `${process.pid}-${randomBytes(3).toString("hex")}`,
+      // `verify` compares outputs; verdicts stay as the last build left them.
+      hypotheses: options.verify ? undefined : p.hypotheses,
     });
     let interrupted = false;
     const onAbort = () => {

@@ -8,7 +8,8 @@ import { dirname } from "node:path";
 import { pathToFileURL } from "node:url";
 import { format } from "node:util";
 import { internals, type Artifact, type Context } from "./api.js";
-import type { ExportRef, FromWorker, ToWorker, UnitSpec, UserError } from "./protocol.js";
+import { resultProblem } from "../hypotheses/result.js";
+import type { ExportRef, FromWorker, ToWorker, UnitSpec, UserError, VerifyRequest } from "./protocol.js";
 import { seededRandom } from "./random.js";
 
 const send = (msg: FromWorker) => process.send!(msg);
@@ -120,7 +121,29 @@ function userError(err: unknown): UserError {
   return { name: e.name, message: e.message, stack: frames.join("\n") };
 }
 
+/** Runs a custom verifier; its result must survive the trip to hypotheses.json unchanged. */
+async function verify(request: VerifyRequest): Promise<Record<string, unknown>> {
+  process.chdir(request.dir);
+  const fn = await resolveExport(request.fn, "verifier");
+  const result = await fn(request.baseline, request.treatment, request.params);
+  const problem = resultProblem(result);
+  if (problem) throw new UserFacingError(`\`${request.fn.name}\`: ${problem}`);
+  return result as Record<string, unknown>;
+}
+
 process.on("message", async (msg: ToWorker) => {
+  if (msg.type === "verify") {
+    const started = performance.now();
+    current = msg.request.id;
+    try {
+      send({ type: "verdict", id: msg.request.id, result: await verify(msg.request) });
+    } catch (err) {
+      send({ type: "failed", id: msg.request.id, error: userError(err), durationMs: performance.now() - started });
+    } finally {
+      current = undefined;
+    }
+    return;
+  }
   if (msg.type !== "run") return;
   const started = performance.now();
   current = msg.unit.id;
