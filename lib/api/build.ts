@@ -123,6 +123,8 @@ export interface BuildOptions extends PlanRequest {
   onStart?: (control: { cancel(names: Iterable<string>): void }) => void;
   /** Used by `verify`: rerun these experiments without storing anything (see Executor). */
   verify?: ExecuteOptions["verify"];
+  /** False: leave every hypotheses.json as it is (verify's preparatory build). Default true. */
+  evaluateHypotheses?: boolean;
 }
 
 export interface BuildOutcome {
@@ -205,7 +207,7 @@ export async function buildWorkspace(loaded: LoadedWorkspace, options: BuildOpti
       events: withDefaults(options.events),
       tag: `${process.pid}-${randomBytes(3).toString("hex")}`,
       // `verify` compares outputs; verdicts stay as the last build left them.
-      hypotheses: options.verify ? undefined : p.hypotheses,
+      hypotheses: options.verify || options.evaluateHypotheses === false ? undefined : p.hypotheses,
     });
     let interrupted = false;
     const onAbort = () => {
