@@ -6,7 +6,8 @@ import { checkExports } from "../code/check.js";
 import { ModuleIndex } from "../code/modules.js";
 import { Graph } from "../graph/graph.js";
 import { digestValue, initHasher, type Digest } from "../hash/digest.js";
-import { gatherFacts, loaderDigests, PythonEnvs } from "../hash/facts.js";
+import { gatherFacts, loaderDigests, PythonEnvs, verifierDigests } from "../hash/facts.js";
+import { hypothesesDigest } from "../hypotheses/settle.js";
 import { experimentKey, normalizeConfig, unitKey, type ExperimentFacts } from "../hash/keys.js";
 import { StatCache } from "../hash/stat-cache.js";
 import { emptyLock, readLock, writeLock, type LockEntry, type LockFile } from "../lock/lockfile.js";
@@ -62,6 +63,8 @@ export interface PreparedBuild {
   dataDir: string;
   /** Interpreter facts of Python experiments. */
   pythons: PythonEnvs;
+  /** Per experiment with hypotheses: what its verdicts are computed from (see hypothesesDigest). */
+  hypotheses: Map<string, Digest>;
 }
 
 /** Reads code, inputs and env (through the stat cache), and prepares key computation. */
@@ -77,6 +80,8 @@ export async function prepareBuild(loaded: LoadedWorkspace, request: PlanRequest
   const pythons = new PythonEnvs(root, join(root, STATE_DIR));
   const facts = await gatherFacts(root, configs, modules, statCache, pythons);
   const loaders = await loaderDigests(configs, modules, pythons);
+  const verifiers = await verifierDigests(configs, modules, pythons);
+  const hypotheses = new Map(configs.filter((c) => verifiers.has(c.name)).map((c) => [c.name, hypothesesDigest(c.hypotheses, verifiers.get(c.name)!)]));
   const normalized = new Map(configs.map((c) => [c.name, normalizeConfig(c)]));
   const keyOf: KeyFn = (unit, readDigest) =>
     unitKey({
@@ -91,7 +96,7 @@ export async function prepareBuild(loaded: LoadedWorkspace, request: PlanRequest
   const lock = await readLock(root, statCache);
   const force = new Set(request.forceAll ? plan.experiments.map((e) => e.name) : request.force ? (targets.length ? targets : plan.experiments.map((e) => e.name)) : []);
   const dataDir = join(root, workspace.settings.data);
-  return { loaded, plan, force, facts, singles, keyOf, lock, statCache, store: new Store(dataDir, statCache), dataDir, pythons };
+  return { loaded, plan, force, facts, singles, keyOf, lock, statCache, store: new Store(dataDir, statCache), dataDir, pythons, hypotheses };
 }
 
 /** `status` and `build --dry-run`: what would run and why, reading the store but running nothing. */
@@ -121,6 +126,8 @@ export interface BuildOptions extends PlanRequest {
   onStart?: (control: { cancel(names: Iterable<string>): void }) => void;
   /** Used by `verify`: rerun these experiments without storing anything (see Executor). */
   verify?: ExecuteOptions["verify"];
+  /** False: leave every hypotheses.json as it is (verify's preparatory build). Default true. */
+  evaluateHypotheses?: boolean;
 }
 
 export interface BuildOutcome {
@@ -203,6 +210,8 @@ export async function buildWorkspace(loaded: LoadedWorkspace, options: BuildOpti
       interpreterOf: (name) => p.pythons.of(loaded.graph.node(name).config)?.executable,
       events: withDefaults(options.events),
       tag: `${process.pid}-${randomBytes(3).toString("hex")}`,
+      // `verify` compares outputs; verdicts stay as the last build left them.
+      hypotheses: options.verify || options.evaluateHypotheses === false ? undefined : p.hypotheses,
     });
     let interrupted = false;
     const onAbort = () => {

@@ -41,7 +41,7 @@ export async function verifyWorkspace(loaded: LoadedWorkspace, options: Omit<Bui
     });
   }
   // Everything is fresh: this runs nothing, it only makes sure the views to read from exist.
-  await buildWorkspace(loaded, { targets: options.targets, jobs: options.jobs, onWait: options.onWait });
+  await buildWorkspace(loaded, { targets: options.targets, jobs: options.jobs, onWait: options.onWait, evaluateHypotheses: false });
   const verified = p.plan.targets.length ? p.plan.targets : p.plan.experiments.map((e) => e.name);
   const outcome = await buildWorkspace(loaded, {
     ...options,

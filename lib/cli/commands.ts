@@ -9,6 +9,7 @@ import { ConsoleReporter } from "../report/console.js";
 import { reasonJson, renderAssessment } from "../report/assessment.js";
 import { renderGraph, type GraphFormat } from "../report/graph-format.js";
 import { renderSummary } from "../report/summary.js";
+import { hypothesesJson } from "../report/hypotheses.js";
 import { makePaint, seconds, useColor } from "../report/style.js";
 import type { ExperimentResult } from "../run/executor.js";
 import type { Assessment } from "../plan/assess.js";
@@ -54,6 +55,7 @@ function resultJson(r: ExperimentResult, root: string, dataDir: string): Record<
     errors: failed.map((u) => (u.outcome.status === "failed" ? { condition: u.condition, replicate: u.replicate, message: u.outcome.error.message, stack: u.outcome.error.stack } : null)),
     skippedBecause: r.skippedBecause ?? null,
     outputs,
+    hypotheses: hypothesesJson(r, root, dataDir),
   };
 }
 

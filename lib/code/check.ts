@@ -1,10 +1,11 @@
 import type { ExperimentConfig, ModuleRole } from "../config/types.js";
 import { AggregateConfigError, CrystallizeError, didYouMean, type SourceLocation } from "../errors/error.js";
 import { languageOf } from "../workspace/workspace.js";
+import { BUILTIN_VERIFIER_NAMES, builtinParamsProblem, isBuiltin } from "../hypotheses/builtins.js";
 import type { ModuleIndex } from "./modules.js";
 
 /** Built-in verifiers, usable in `hypotheses` without a verifiers module. */
-export const BUILTIN_VERIFIERS = ["welch_t_test", "mann_whitney_u", "bootstrap_mean_diff"];
+export const BUILTIN_VERIFIERS = BUILTIN_VERIFIER_NAMES;
 
 /**
  * Checks, without running any user code, that every function a config names is exported by
@@ -43,7 +44,15 @@ export async function checkExports(configs: ExperimentConfig[], modules: ModuleI
           if (o.loader) checks.push(need("outputs", o.loader, o.loaderLocation ?? o.location, "loader"));
         }
         for (const h of cfg.hypotheses) {
-          if (!BUILTIN_VERIFIERS.includes(h.verifier)) checks.push(need("verifiers", h.verifier, h.location, "verifier"));
+          if (!isBuiltin(h.verifier)) {
+            const builtin = cfg.modules.verifiers ? undefined : didYouMean(h.verifier, BUILTIN_VERIFIER_NAMES);
+            if (builtin) errors.push(new CrystallizeError("CONFIG_VALUE", `verifier \`${h.verifier}\` is not a built-in, and ${cfg.dir}/ has no verifiers.ts`, { location: h.location, hint: `did you mean \`${builtin}\`?` }));
+            else checks.push(need("verifiers", h.verifier, h.location, "verifier"));
+            continue;
+          }
+          // A mistyped param of a built-in would otherwise be ignored silently.
+          const problem = builtinParamsProblem(h.verifier, h.params);
+          if (problem) errors.push(new CrystallizeError("CONFIG_VALUE", `hypotheses \`${h.name}\`: ${problem.message}`, { location: h.location, hint: problem.hint }));
         }
         await Promise.all(checks);
         if (cfg.datasource === undefined && cfg.modules.datasources) {

@@ -72,13 +72,16 @@ export class PythonEnvs {
 /**
  * Reads what keys are made of: each experiment's code closure, declared input files and env
  * values. Effects only; keys themselves are computed by pure functions from these facts.
+ * The verifiers module is left out (unless other code imports it): it never runs in a unit,
+ * and editing it only recomputes the verdicts (see verifierDigests).
  */
 export async function gatherFacts(root: string, configs: ExperimentConfig[], modules: ModuleIndex, statCache: StatCache, pythons: PythonEnvs): Promise<Map<string, ExperimentFacts>> {
   const runtime = new RuntimeProbe(root);
   const entries = await Promise.all(
     configs.map(async (cfg): Promise<[string, ExperimentFacts]> => {
       const python = pythons.of(cfg);
-      const code = await modules.closure(Object.values(cfg.modules).filter((m): m is string => m !== undefined), python);
+      const unitModules = Object.entries(cfg.modules).filter(([role]) => role !== "verifiers").map(([, m]) => m);
+      const code = await modules.closure(unitModules.filter((m): m is string => m !== undefined), python);
       const inputs: Record<string, Digest> = {};
       if (cfg.inputs.length > 0) {
         const { glob } = await import("./glob.js");
@@ -102,6 +105,16 @@ export async function loaderDigests(configs: ExperimentConfig[], modules: Module
       if (!o.loader || !cfg.modules.outputs) out.set(id, null);
       else out.set(id, digestValue(await modules.closure([cfg.modules.outputs], pythons.of(cfg))));
     }
+  }
+  return out;
+}
+
+/** Digest of the verifiers module's code closure, per experiment with hypotheses; null without a module. */
+export async function verifierDigests(configs: ExperimentConfig[], modules: ModuleIndex, pythons: PythonEnvs): Promise<Map<string, Digest | null>> {
+  const out = new Map<string, Digest | null>();
+  for (const cfg of configs) {
+    if (cfg.hypotheses.length === 0) continue;
+    out.set(cfg.name, cfg.modules.verifiers ? digestValue(await modules.closure([cfg.modules.verifiers], pythons.of(cfg))) : null);
   }
   return out;
 }

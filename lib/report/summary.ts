@@ -1,6 +1,7 @@
 import { join, relative } from "node:path";
 import type { ExperimentResult } from "../run/executor.js";
 import type { Graph } from "../graph/graph.js";
+import { hypothesesLines } from "./hypotheses.js";
 import type { Paint } from "./style.js";
 
 function mean(values: number[]): number {
@@ -21,14 +22,16 @@ function metricLine(values: unknown[]): string {
 }
 
 /**
- * The end-of-build summary: a section per experiment with its metrics and artifacts, for what
- * this build ran, or for the targets when everything was already up to date.
+ * The end-of-build summary: a section per experiment with its metrics, hypotheses and
+ * artifacts, for what this build ran or judged anew, or for the targets when everything was
+ * already up to date.
  */
 export function renderSummary(results: ExperimentResult[], targets: string[], graph: Graph, root: string, dataDir: string, paint: Paint): string {
   const lines: string[] = [];
-  const anyBuilt = results.some((r) => r.status === "built");
+  const worked = (r: ExperimentResult) => r.status === "built" || r.hypotheses?.recomputed === true;
+  const anyWorked = results.some(worked);
   for (const r of results) {
-    if (anyBuilt ? r.status !== "built" : r.status !== "cached" || !targets.includes(r.name)) continue;
+    if (anyWorked ? !worked(r) : r.status !== "cached" || !targets.includes(r.name)) continue;
     const cfg = graph.node(r.name).config;
     lines.push(paint("bold", `${r.name}`) + paint("dim", `  v${r.version}`));
     const byCondition = new Map<string, Map<string, unknown[]>>();
@@ -47,6 +50,7 @@ export function renderSummary(results: ExperimentResult[], targets: string[], gr
         }
       }
     }
+    if (r.hypotheses) lines.push(...hypothesesLines(r.hypotheses.verdicts, paint));
     if (cfg.outputs.length > 0) {
       lines.push("  artifacts:");
       const base = relative(root, join(dataDir, r.name, `v${r.version}`)) || ".";

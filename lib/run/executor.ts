@@ -5,6 +5,8 @@ import { digestFile, type Digest } from "../hash/digest.js";
 import type { UnitKey } from "../hash/keys.js";
 import type { StatCache } from "../hash/stat-cache.js";
 import type { Graph } from "../graph/graph.js";
+import { settleHypotheses, type SettledHypotheses } from "../hypotheses/settle.js";
+import { HYPOTHESES_FILE } from "../hypotheses/types.js";
 import type { BuildPlan, ExperimentPlan, Read, Unit } from "../plan/plan.js";
 import type { UserError } from "../runtime/protocol.js";
 import type { Store, StoredOutput, UnitRecord } from "../store/store.js";
@@ -41,6 +43,8 @@ export interface ExperimentResult {
   skippedBecause?: string;
   /** Wall time from the first unit's start to the view's write. */
   durationMs: number;
+  /** Verdicts of the experiment's hypotheses, for a built or cached experiment that has some. */
+  hypotheses?: SettledHypotheses;
 }
 
 /** What the executor tells the reporter, as it happens. */
@@ -87,6 +91,11 @@ export interface ExecuteOptions {
   events: ExecutionEvents;
   /** Unique per build: names the staging folder. */
   tag: string;
+  /**
+   * Per experiment with hypotheses: the digest of its hypotheses and verifiers code. Its
+   * `hypotheses.json` is rewritten when it was computed from anything else.
+   */
+  hypotheses?: ReadonlyMap<string, Digest>;
 }
 
 interface RunningExperiment {
@@ -125,6 +134,8 @@ export class Executor {
   private readonly flying = new Map<string, number>();
   private warmed = false;
   private unitCounter = 0;
+  /** Hypothesis evaluations under way: they do not hold up dependents, only the end of run(). */
+  private readonly verdicts = new Map<string, Promise<SettledHypotheses | undefined>>();
   private readonly unitExperiment = new Map<string, string>();
   private onIdle: () => void = () => {};
   /** When the first unit reached a worker: what comes before is start-up, not scheduling. */
@@ -155,6 +166,13 @@ export class Executor {
         this.release();
         this.pump();
       });
+      if (!this.aborted) {
+        for (const [name, pending] of this.verdicts) {
+          const hypotheses = await pending;
+          const result = this.results.get(name);
+          if (hypotheses && result) this.results.set(name, { ...result, hypotheses });
+        }
+      }
       return this.o.plan.experiments.map(
         (p) => this.results.get(p.name) ?? { name: p.name, status: "skipped", units: [], skippedBecause: "interrupted", durationMs: 0 },
       );
@@ -409,7 +427,45 @@ export class Executor {
       tag: this.o.tag,
     });
     const status = units.every((u) => u.cached) ? "cached" : "built";
+    const digest = this.o.hypotheses?.get(plan.name);
+    if (digest !== undefined) this.verdicts.set(plan.name, this.judge(plan, version, records, digest));
     this.finish({ name: plan.name, status, version, view, units: exp.results, durationMs: duration });
+  }
+
+  /**
+   * Brings the version's hypotheses.json up to date. A verifier's failure is part of the
+   * verdicts; only an I/O error of ours ends here, as a warning: the build still stands.
+   */
+  private async judge(plan: ExperimentPlan, version: number, records: UnitRecord[], digest: Digest): Promise<SettledHypotheses | undefined> {
+    const cfg = this.o.graph.node(plan.name).config;
+    try {
+      return await settleHypotheses({
+        path: join(this.o.store.dataDir, plan.name, `v${version}`, HYPOTHESES_FILE),
+        digest,
+        hypotheses: cfg.hypotheses,
+        conditions: plan.conditions.map((c) => c.name),
+        records,
+        stopped: () => this.aborted,
+        runCustom: async (name, baseline, treatment, params) => {
+          const id = `h${++this.unitCounter}`;
+          this.unitExperiment.set(id, plan.name);
+          const fn = { module: join(this.o.root, cfg.modules.verifiers!), name };
+          const request = { id, dir: join(this.o.root, cfg.dir), fn, baseline, treatment, params };
+          const interpreter = this.o.interpreterOf(plan.name);
+          const outcome = interpreter === undefined ? await this.pool.verify(request) : await this.pythonPool.verify(request, interpreter);
+          if (outcome.status === "ok") return outcome.result;
+          const { name: kind, message, stack } = outcome.error;
+          const lines = relativiseStack(stack, this.o.root).split("\n");
+          // Node's stack starts at the innermost frame; a Python traceback ends with it.
+          const python = [...lines].reverse().map((l) => /File "([^"]+)", line (\d+)/.exec(l)).find(Boolean);
+          const at = python ? `${python[1]}:${python[2]}` : /([^\s()]+:\d+:\d+)\)?$/.exec(lines[0] ?? "")?.[1];
+          throw new Error(`${kind === "Error" || kind === "ConfigError" || kind === "WorkerCrash" ? "" : kind + ": "}${message}${at ? ` (${at})` : ""}`);
+        },
+      });
+    } catch (err) {
+      this.o.events.warn(plan.name, `hypotheses could not be evaluated: ${(err as Error).message}`);
+      return undefined;
+    }
   }
 
   private finish(result: ExperimentResult): void {

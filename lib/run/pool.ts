@@ -1,14 +1,19 @@
 import { fork, type ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import type { FromWorker, ToWorker, UnitSpec, UserError } from "../runtime/protocol.js";
+import type { FromWorker, ToWorker, UnitSpec, UserError, VerifyRequest } from "../runtime/protocol.js";
 
 export type UnitOutcome =
   | { status: "ok"; metrics: Record<string, unknown[]>; durationMs: number }
   | { status: "failed"; error: UserError; durationMs: number };
 
+export type VerifyOutcome = { status: "ok"; result: Record<string, unknown> } | { status: "failed"; error: UserError };
+
+/** A worker's answer to one request; a crash is reported as "failed". */
+type Reply = Extract<FromWorker, { type: "done" | "failed" | "verdict" }>;
+
 export interface PoolEvents {
-  /** A line the unit printed (stdout, stderr or ctx.log). */
+  /** A line the unit (or verifier) printed (stdout, stderr or ctx.log). */
   onLog(unitId: string, line: string): void;
   /** A worker received the unit: it starts running now. */
   onStart?(unitId: string): void;
@@ -17,7 +22,15 @@ export interface PoolEvents {
 interface Slot {
   child: ChildProcess;
   ready: Promise<void>;
-  busy?: { unit: UnitSpec; resolve(o: UnitOutcome): void; started: number; stderrTail: string[]; dying?: boolean };
+  busy?: {
+    id: string;
+    /** What runs, for a crash message: "a step" or "a verifier". */
+    what: string;
+    resolve(reply: Reply): void;
+    started: number;
+    stderrTail: string[];
+    dying?: boolean;
+  };
 }
 
 const WORKER = fileURLToPath(new URL("../runtime/worker.js", import.meta.url));
@@ -58,12 +71,27 @@ export class WorkerPool {
   }
 
   async run(unit: UnitSpec): Promise<UnitOutcome> {
+    const reply = await this.request(unit.id, "a step", { type: "run", unit }, () => this.events.onStart?.(unit.id));
+    if (reply.type === "done") return { status: "ok", metrics: reply.metrics, durationMs: reply.durationMs };
+    if (reply.type === "failed") return { status: "failed", error: reply.error, durationMs: reply.durationMs };
+    throw new Error(`internal: a worker answered unit ${unit.id} with ${reply.type}`);
+  }
+
+  /** Calls a custom verifier in a worker: user code never runs in the CLI process. */
+  async verify(request: VerifyRequest): Promise<VerifyOutcome> {
+    const reply = await this.request(request.id, "a verifier", { type: "verify", request });
+    if (reply.type === "verdict") return { status: "ok", result: reply.result };
+    if (reply.type === "failed") return { status: "failed", error: reply.error };
+    throw new Error(`internal: a worker answered verifier call ${request.id} with ${reply.type}`);
+  }
+
+  private async request(id: string, what: string, msg: ToWorker, onStart?: () => void): Promise<Reply> {
     const slot = this.idle.pop() ?? this.spawn();
     await slot.ready;
-    return new Promise<UnitOutcome>((resolve) => {
-      slot.busy = { unit, resolve, started: performance.now(), stderrTail: [] };
-      this.events.onStart?.(unit.id);
-      slot.child.send({ type: "run", unit } satisfies ToWorker);
+    return new Promise<Reply>((resolve) => {
+      slot.busy = { id, what, resolve, started: performance.now(), stderrTail: [] };
+      onStart?.();
+      slot.child.send(msg);
     });
   }
 
@@ -93,7 +121,7 @@ export class WorkerPool {
             return;
           }
         }
-        this.events.onLog(slot.busy.unit.id, line);
+        this.events.onLog(slot.busy.id, line);
       });
     };
     lineFrom(child.stdout, false);
@@ -102,10 +130,10 @@ export class WorkerPool {
       if (msg.type === "ready") return markReady();
       if (msg.type === "log" || msg.type === "warn") return this.events.onLog(msg.id, msg.line);
       const busy = slot.busy;
-      if (!busy || busy.unit.id !== msg.id) return;
+      if (!busy || busy.id !== msg.id) return;
       slot.busy = undefined;
       if (!this.closed) this.idle.push(slot);
-      busy.resolve(msg.type === "done" ? { status: "ok", metrics: msg.metrics, durationMs: msg.durationMs } : { status: "failed", error: msg.error, durationMs: msg.durationMs });
+      busy.resolve(msg);
     });
     // "close" comes after the child's stdio has ended, so its last stderr lines are in hand.
     child.on("close", (code, signal) => {
@@ -116,14 +144,14 @@ export class WorkerPool {
       const busy = slot.busy;
       if (!busy) return;
       slot.busy = undefined;
-      busy.resolve({ status: "failed", durationMs: performance.now() - busy.started, error: crashError(code, signal, busy.stderrTail) });
+      busy.resolve({ type: "failed", id: busy.id, durationMs: performance.now() - busy.started, error: crashError(code, signal, busy.stderrTail, busy.what) });
     });
     return slot;
   }
 
   /** Kills the worker running these units (and whatever they started); they come back failed. */
   kill(unitIds: ReadonlySet<string>): void {
-    for (const slot of this.all) if (slot.busy && unitIds.has(slot.busy.unit.id)) killGroup(slot.child, "SIGKILL");
+    for (const slot of this.all) if (slot.busy && unitIds.has(slot.busy.id)) killGroup(slot.child, "SIGKILL");
   }
 
   /** Ends every worker and what it started: SIGTERM to each process group, SIGKILL soon after. */
@@ -155,11 +183,11 @@ export function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
   }
 }
 
-export function crashError(code: number | null, signal: NodeJS.Signals | null, stderr: string[]): UserError {
+export function crashError(code: number | null, signal: NodeJS.Signals | null, stderr: string[], what: string): UserError {
   const text = stderr.join("\n");
   let message: string;
   if (/heap out of memory|Reached heap limit/i.test(text)) message = "the worker process ran out of memory";
   else if (signal) message = `the worker process was killed by ${signal}`;
-  else message = `the worker process exited with code ${code} while running a step`;
+  else message = `the worker process exited with code ${code} while running ${what}`;
   return { name: "WorkerCrash", message, stack: "" };
 }

@@ -1,8 +1,11 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import type { FromWorker, UnitSpec } from "../runtime/protocol.js";
-import { crashError, killGroup, type PoolEvents, type UnitOutcome } from "./pool.js";
+import type { FromWorker, ToWorker, UnitSpec, VerifyRequest } from "../runtime/protocol.js";
+import { crashError, killGroup, type PoolEvents, type UnitOutcome, type VerifyOutcome } from "./pool.js";
+
+/** A worker's answer to one request; a crash is reported as "failed". */
+type Reply = Extract<FromWorker, { type: "done" | "failed" | "verdict" }>;
 
 const END_OF_LOG = "\0crystallize:end-of-log";
 const WORKER = fileURLToPath(new URL("../runtime/python/worker.py", import.meta.url));
@@ -13,12 +16,14 @@ interface Slot {
   dir: string;
   ready: Promise<void>;
   busy?: {
-    unit: UnitSpec;
-    resolve(o: UnitOutcome): void;
+    id: string;
+    /** What runs, for a crash message: "a step" or "a verifier". */
+    what: string;
+    resolve(reply: Reply): void;
     started: number;
     stderrTail: string[];
     /** The worker's reply, held until the end of the unit's log has arrived on stderr too. */
-    reply?: UnitOutcome;
+    reply?: Reply;
     logEnded?: boolean;
   };
 }
@@ -35,14 +40,30 @@ export class PythonPool {
   constructor(private readonly events: PoolEvents, private readonly root: string, private readonly maxIdle: number) {}
 
   async run(unit: UnitSpec, interpreter: string): Promise<UnitOutcome> {
-    const slot = [...this.all].find((s) => !s.busy && s.dir === unit.dir) ?? this.spawn(unit.dir, interpreter);
-    slot.busy = { unit, resolve: () => {}, started: performance.now(), stderrTail: [] };
+    const reply = await this.request(unit.id, unit.dir, interpreter, "a step", { type: "run", unit }, () => this.events.onStart?.(unit.id));
+    if (reply.type === "done") return { status: "ok", metrics: reply.metrics, durationMs: reply.durationMs };
+    if (reply.type === "failed") return { status: "failed", error: reply.error, durationMs: reply.durationMs };
+    throw new Error(`internal: a Python worker answered unit ${unit.id} with ${reply.type}`);
+  }
+
+  /** Calls a custom verifier of a Python experiment, in a worker of that experiment. */
+  async verify(request: VerifyRequest, interpreter: string): Promise<VerifyOutcome> {
+    const reply = await this.request(request.id, request.dir, interpreter, "a verifier", { type: "verify", request });
+    if (reply.type === "verdict") return { status: "ok", result: reply.result };
+    if (reply.type === "failed") return { status: "failed", error: reply.error };
+    throw new Error(`internal: a Python worker answered verifier call ${request.id} with ${reply.type}`);
+  }
+
+  private async request(id: string, dir: string, interpreter: string, what: string, msg: ToWorker, onStart?: () => void): Promise<Reply> {
+    const slot = [...this.all].find((s) => !s.busy && s.dir === dir) ?? this.spawn(dir, interpreter);
+    // Claimed before it is ready, so that a second request for the experiment spawns its own.
+    slot.busy = { id, what, resolve: () => {}, started: performance.now(), stderrTail: [] };
     await slot.ready;
-    return new Promise<UnitOutcome>((resolve) => {
+    return new Promise<Reply>((resolve) => {
       slot.busy!.resolve = resolve;
       slot.busy!.started = performance.now();
-      this.events.onStart?.(unit.id);
-      slot.child.stdin!.write(JSON.stringify({ type: "run", unit }) + "\n");
+      onStart?.();
+      slot.child.stdin!.write(JSON.stringify(msg) + "\n");
     });
   }
 
@@ -74,7 +95,7 @@ export class PythonPool {
       }
       slot.busy.stderrTail.push(line);
       if (slot.busy.stderrTail.length > 20) slot.busy.stderrTail.shift();
-      this.events.onLog(slot.busy.unit.id, line);
+      this.events.onLog(slot.busy.id, line);
     });
     createInterface({ input: child.stdout! }).on("line", (line) => {
       let msg: FromWorker;
@@ -86,9 +107,8 @@ export class PythonPool {
       if (msg.type === "ready") return markReady();
       if (msg.type === "log" || msg.type === "warn") return this.events.onLog(msg.id, msg.line);
       const busy = slot.busy;
-      if (!busy || busy.unit.id !== msg.id) return;
-      if (msg.type === "done") busy.reply = { status: "ok", metrics: msg.metrics, durationMs: msg.durationMs };
-      else if (msg.type === "failed") busy.reply = { status: "failed", error: msg.error, durationMs: msg.durationMs };
+      if (!busy || busy.id !== msg.id) return;
+      busy.reply = msg;
       settle();
     });
     child.on("error", () => {});
@@ -98,7 +118,7 @@ export class PythonPool {
       const busy = slot.busy;
       if (!busy) return;
       slot.busy = undefined;
-      busy.resolve({ status: "failed", durationMs: performance.now() - busy.started, error: crashError(code, signal, busy.stderrTail) });
+      busy.resolve({ type: "failed", id: busy.id, durationMs: performance.now() - busy.started, error: crashError(code, signal, busy.stderrTail, busy.what) });
     });
     return slot;
   }
@@ -109,7 +129,7 @@ export class PythonPool {
   }
 
   kill(unitIds: ReadonlySet<string>): void {
-    for (const slot of this.all) if (slot.busy && unitIds.has(slot.busy.unit.id)) killGroup(slot.child, "SIGKILL");
+    for (const slot of this.all) if (slot.busy && unitIds.has(slot.busy.id)) killGroup(slot.child, "SIGKILL");
   }
 
   /**

@@ -55,6 +55,35 @@ export function pipelineStep<I, O>(a: StepFn<I, O> | Record<string, unknown>, b?
   return Object.assign(fn, { [KIND]: "step", [DEFAULTS]: Object.freeze({ ...defaults }) });
 }
 
+/** Metric name -> every value one condition recorded, replicates in order. */
+export type MetricSamples<T = number> = Record<string, T[]>;
+
+/**
+ * What a verifier returns: any JSON object. `p_value` (a number) ranks the treatments and
+ * `significant` (a boolean) is shown in the summary; everything else is kept as is.
+ */
+export interface VerifierResult {
+  p_value?: number;
+  significant?: boolean;
+  [field: string]: unknown;
+}
+
+export type VerifierFn<T = number> = (
+  baseline: MetricSamples<T>,
+  treatment: MetricSamples<T>,
+  params: Record<string, unknown>,
+) => VerifierResult | Promise<VerifierResult>;
+
+/**
+ * Marks a verifier for `hypotheses:`. Optional: a plain exported function is a verifier too.
+ * It receives the baseline's and one treatment's samples of the hypothesis's metrics, and
+ * the hypothesis's `params`.
+ */
+export function verifier<T = number>(fn: VerifierFn<T>): VerifierFn<T> {
+  if (typeof fn !== "function") throw new TypeError("verifier expects a function");
+  return Object.assign(fn, { [KIND]: "verifier" });
+}
+
 /** A step result carrying metrics: `return withMetrics(data, { accuracy: 0.9 })`. */
 export function withMetrics<T>(data: T, metrics: Record<string, unknown>): T {
   return { [METRICS]: metrics, data } as unknown as T;

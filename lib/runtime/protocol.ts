@@ -50,7 +50,23 @@ export interface UnitSpec {
   }>;
 }
 
-export type ToWorker = { type: "run"; unit: UnitSpec };
+/** One call of a custom verifier: a treatment's metric samples against the baseline's. */
+export interface VerifyRequest {
+  /** Unique within a build; echoed in every reply. */
+  id: string;
+  /** Absolute experiment folder; the worker's cwd while the verifier runs. */
+  dir: string;
+  /** The export of the experiment's verifiers module. */
+  fn: ExportRef;
+  /** Metric name -> the baseline's values, replicates in order (only the hypothesis's metrics). */
+  baseline: Record<string, unknown[]>;
+  /** The same for the treatment. */
+  treatment: Record<string, unknown[]>;
+  /** The hypothesis's `params`. */
+  params: Record<string, unknown>;
+}
+
+export type ToWorker = { type: "run"; unit: UnitSpec } | { type: "verify"; request: VerifyRequest };
 
 /** A user error, with the user's stack (source-mapped to .ts lines) and our frames removed. */
 export interface UserError {
@@ -70,4 +86,10 @@ export type FromWorker =
       metrics: Record<string, unknown[]>;
       durationMs: number;
     }
-  | { type: "failed"; id: string; error: UserError; durationMs: number };
+  | { type: "failed"; id: string; error: UserError; durationMs: number }
+  | {
+      type: "verdict";
+      id: string;
+      /** What the verifier returned: a plain object of JSON values (checked in the worker). */
+      result: Record<string, unknown>;
+    };

@@ -8,7 +8,9 @@ import { dirname } from "node:path";
 import { pathToFileURL } from "node:url";
 import { format } from "node:util";
 import { internals, type Artifact, type Context } from "./api.js";
-import type { ExportRef, FromWorker, ToWorker, UnitSpec, UserError } from "./protocol.js";
+import { resultProblem } from "../hypotheses/result.js";
+import type { ExportRef, FromWorker, ToWorker, UnitSpec, UserError, VerifyRequest } from "./protocol.js";
+import { seededRandom } from "./random.js";
 
 const send = (msg: FromWorker) => process.send!(msg);
 const modules = new Map<string, Promise<Record<string, unknown>>>();
@@ -33,18 +35,6 @@ async function resolveExport(ref: ExportRef, role: string): Promise<(...args: un
 
 /** Errors about the experiment's wiring rather than its code: shown without a stack. */
 class UserFacingError extends Error {}
-
-/** mulberry32: small, fast and good enough for reproducible sampling in experiments. */
-function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function toBytes(value: unknown, what: string): Uint8Array | string {
   if (typeof value === "string" || value instanceof Uint8Array) return value;
@@ -131,7 +121,29 @@ function userError(err: unknown): UserError {
   return { name: e.name, message: e.message, stack: frames.join("\n") };
 }
 
+/** Runs a custom verifier; its result must survive the trip to hypotheses.json unchanged. */
+async function verify(request: VerifyRequest): Promise<Record<string, unknown>> {
+  process.chdir(request.dir);
+  const fn = await resolveExport(request.fn, "verifier");
+  const result = await fn(request.baseline, request.treatment, request.params);
+  const problem = resultProblem(result);
+  if (problem) throw new UserFacingError(`\`${request.fn.name}\`: ${problem}`);
+  return result as Record<string, unknown>;
+}
+
 process.on("message", async (msg: ToWorker) => {
+  if (msg.type === "verify") {
+    const started = performance.now();
+    current = msg.request.id;
+    try {
+      send({ type: "verdict", id: msg.request.id, result: await verify(msg.request) });
+    } catch (err) {
+      send({ type: "failed", id: msg.request.id, error: userError(err), durationMs: performance.now() - started });
+    } finally {
+      current = undefined;
+    }
+    return;
+  }
   if (msg.type !== "run") return;
   const started = performance.now();
   current = msg.unit.id;

@@ -205,10 +205,31 @@ def user_error(exc):
     return {"name": type(exc).__name__, "message": str(exc), "stack": stack}
 
 
+def run_verifier(request):
+    """A custom verifier: fn(baseline, treatment, **params), both {metric: [values]}. Its
+    result must be a dict of JSON values; anything else is reported as the verdict's error."""
+    os.chdir(request["dir"])
+    fn = resolve(request["fn"], "verifier")
+    params = request["params"]
+    result = invoke(fn, "verifier", [request["baseline"], request["treatment"]], params, None, pinned=list(params))
+    if not isinstance(result, dict):
+        raise WiringError(f"verifier '{fn.__name__}' returned {type(result).__name__}; it must return a dict such as {{'p_value': 0.01, 'significant': True}}")
+    return json.loads(json.dumps(result, default=_json_default))
+
+
 def main():
     send({"type": "ready"})
     for line in _PROTO_IN:
         msg = json.loads(line)
+        if msg.get("type") == "verify":
+            request = msg["request"]
+            try:
+                send({"type": "verdict", "id": request["id"], "result": run_verifier(request)})
+            except BaseException as exc:
+                send({"type": "failed", "id": request["id"], "error": user_error(exc), "durationMs": 0})
+            sys.stderr.write(f"{_END_OF_LOG} {request['id']}\n")
+            sys.stderr.flush()
+            continue
         if msg.get("type") != "run":
             continue
         unit = msg["unit"]
