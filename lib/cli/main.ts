@@ -89,7 +89,7 @@ function program(setExit: (code: Promise<number>) => void, argv: string[]): Comm
 
   cmd
     .command("graph")
-    .description("print the experiment graph")
+    .description("print the experiment graph, each experiment marked with its status (runs nothing)")
     .argument("[targets...]", "show only these and their upstream")
     .addOption(new Option("--format <format>", "output format").choices(GRAPH_FORMATS).default("text"))
     .action((targets: string[], o) => setExit(graphCommand(targets, { format: o.format, cwd: cwd() })));
