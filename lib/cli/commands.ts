@@ -3,6 +3,8 @@ import { assess } from "../plan/assess.js";
 import { assessBuild, buildWorkspace, openWorkspace, prepareBuild, withWorkspaceLock, type PlanRequest } from "../api/build.js";
 import { readLock } from "../lock/lockfile.js";
 import { collectGarbage } from "../store/gc.js";
+import { experimentStatuses, type ExperimentStatus } from "../api/status.js";
+import { AggregateConfigError, CrystallizeError } from "../errors/error.js";
 import { verifyWorkspace } from "../api/verify.js";
 import { Store } from "../store/store.js";
 import { ConsoleReporter } from "../report/console.js";
@@ -28,7 +30,7 @@ export interface BuildFlags extends PlanRequest {
   json?: boolean;
 }
 
-function printJson(doc: unknown): void {
+export function printJson(doc: unknown): void {
   process.stdout.write(JSON.stringify(doc, null, 2) + "\n");
 }
 
@@ -167,9 +169,21 @@ export async function checkCommand(flags: { cwd: string; json?: boolean }): Prom
   return EXIT.failed;
 }
 
+/** `crystallize graph`: the DAG of the targets and their upstreams, each node with its status. */
 export async function graphCommand(targets: string[], opts: { format: GraphFormat; cwd: string }): Promise<number> {
-  const { graph } = await openWorkspace(opts.cwd);
-  process.stdout.write(renderGraph(graph, graph.closure(graph.resolveTargets(targets)), opts.format) + "\n");
+  const loaded = await openWorkspace(opts.cwd);
+  const { graph } = loaded;
+  const names = graph.closure(graph.resolveTargets(targets));
+  let status: Map<string, ExperimentStatus> | undefined;
+  try {
+    const { statuses } = await experimentStatuses(loaded, targets);
+    status = new Map([...statuses].map(([n, s]) => [n, s.status]));
+  } catch (err) {
+    // The structure is still worth seeing while code has an error that `build` would report.
+    if (!(err instanceof CrystallizeError || err instanceof AggregateConfigError)) throw err;
+    process.stderr.write(`warning: status unknown (${err.message.split("\n")[0]}); run \`crystallize status\` for details\n`);
+  }
+  process.stdout.write(renderGraph(graph, names, opts.format, { status, paint: makePaint(useColor(process.stdout)) }) + "\n");
   return EXIT.ok;
 }
 

@@ -3,6 +3,8 @@ import { AggregateConfigError, CrystallizeError } from "../errors/error.js";
 import { GRAPH_FORMATS } from "../report/graph-format.js";
 import { buildCommand, checkCommand, EXIT, gcCommand, graphCommand, statusCommand, verifyCommand } from "./commands.js";
 import { hookCommand } from "./hook.js";
+import { listCommand } from "./list.js";
+import { showCommand } from "./show.js";
 import { treatmentsCommand } from "./treatments.js";
 import { formatForTerminal } from "./errors.js";
 
@@ -71,8 +73,23 @@ function program(setExit: (code: Promise<number>) => void, argv: string[]): Comm
     .action((o) => setExit(checkCommand({ json: o.json, cwd: cwd() })));
 
   cmd
+    .command("list")
+    .description("experiments by group and priority, with their status (runs nothing)")
+    .option("--all", "include experiments with `cli.hidden: true`")
+    .option("--json", "print one JSON document")
+    .action((o) => setExit(listCommand({ all: o.all, json: o.json, cwd: cwd() })));
+
+  cmd
+    .command("show")
+    .description("an experiment's current version: metrics per condition, hypotheses, artifacts, upstream versions")
+    .argument("<experiment>", "experiment name or folder")
+    .option("--all-versions", "also list every version folder with a short metric summary")
+    .option("--json", "print one JSON document")
+    .action((experiment: string, o) => setExit(showCommand(experiment, { allVersions: o.allVersions, json: o.json, cwd: cwd() })));
+
+  cmd
     .command("graph")
-    .description("print the experiment graph")
+    .description("print the experiment graph, each experiment marked with its status (runs nothing)")
     .argument("[targets...]", "show only these and their upstream")
     .addOption(new Option("--format <format>", "output format").choices(GRAPH_FORMATS).default("text"))
     .action((targets: string[], o) => setExit(graphCommand(targets, { format: o.format, cwd: cwd() })));
