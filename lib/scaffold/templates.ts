@@ -50,7 +50,7 @@ function datasourceSection(spec: ScaffoldSpec): string[] {
       "# Without `datasource:`, the first step receives the value of the one function that",
       "# datasources.ts exports. To name sources, or to read another experiment's output:",
       "# datasource:",
-      "#   numbers: numbers              # an export of datasources.ts",
+      "#   numbers: numbers                   # an export of datasources.ts",
       "#   producer_summary: producer#summary # output `summary` of experiment `producer`",
     ];
   }
