@@ -13,6 +13,11 @@ async function watch(targets: string[], flags: { cwd: string; jobs?: number }, a
   return (await import("./watch.js")).watchCommand(targets, flags, argv);
 }
 
+/** The scaffold and its prompts load only for `new`. */
+async function scaffold(name: string | undefined, flags: { cwd: string; with?: string; example?: boolean; use?: string[] }): Promise<number> {
+  return (await import("./new.js")).newCommand(name, flags);
+}
+
 function positiveInt(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError("expected a whole number >= 1");
@@ -116,6 +121,15 @@ function program(setExit: (code: Promise<number>) => void, argv: string[]): Comm
     .option("--enable <name>", "switch a treatment on (repeatable)", collect)
     .option("--disable <name>", "switch a treatment off (repeatable)", collect)
     .action((experiment: string, o) => setExit(treatmentsCommand(experiment, { enable: o.enable, disable: o.disable, cwd: cwd() })));
+
+  cmd
+    .command("new")
+    .description("create an experiment folder with config.yaml and code modules (asks, when run bare in a terminal)")
+    .argument("[name]", "experiment name: lowercase letters, digits, _ and -")
+    .option("--with <files>", "modules to create, comma-separated: datasources,steps,outputs,verifiers (default: datasources,steps)")
+    .option("--example", "put runnable starter code in each module")
+    .option("--use <experiment#output>", "read another experiment's output as a data source (repeatable)", collect)
+    .action((name: string | undefined, o) => setExit(scaffold(name, { with: o.with, example: o.example, use: o.use, cwd: cwd() })));
 
   cmd
     .command("gc")
