@@ -36,13 +36,16 @@ export class PythonPool {
 
   async run(unit: UnitSpec, interpreter: string): Promise<UnitOutcome> {
     const slot = [...this.all].find((s) => !s.busy && s.dir === unit.dir) ?? this.spawn(unit.dir, interpreter);
-    slot.busy = { unit, resolve: () => {}, started: performance.now(), stderrTail: [] };
-    await slot.ready;
     return new Promise<UnitOutcome>((resolve) => {
-      slot.busy!.resolve = resolve;
-      slot.busy!.started = performance.now();
-      this.events.onStart?.(unit.id);
-      slot.child.stdin!.write(JSON.stringify({ type: "run", unit }) + "\n");
+      const busy: NonNullable<Slot["busy"]> = { unit, resolve, started: performance.now(), stderrTail: [] };
+      slot.busy = busy;
+      void slot.ready.then(() => {
+        // A worker that died before it was ready has already failed the unit (see "close").
+        if (slot.busy !== busy) return;
+        busy.started = performance.now();
+        this.events.onStart?.(unit.id);
+        slot.child.stdin!.write(JSON.stringify({ type: "run", unit }) + "\n");
+      });
     });
   }
 
@@ -68,7 +71,11 @@ export class PythonPool {
     };
     createInterface({ input: child.stderr! }).on("line", (line) => {
       if (!slot.busy) return;
-      if (line.startsWith(END_OF_LOG)) {
+      // A step whose output ends without a newline (`print(x, end="")`) leaves the marker
+      // mid-line: what precedes it is the step's last log line.
+      const marker = line.indexOf(END_OF_LOG);
+      if (marker >= 0) {
+        if (marker > 0) this.events.onLog(slot.busy.unit.id, line.slice(0, marker));
         slot.busy.logEnded = true;
         return settle();
       }
