@@ -117,7 +117,7 @@ export function scanPython(text: string): PythonScan {
  */
 export function pythonImports(skeleton: string): string[] {
   const found = new Set<string>();
-  const joined = skeleton.replace(/\(([^()]*)\)/g, (m) => m.replace(/\s*\n\s*/g, " ")).replace(/\\\n/g, " ");
+  const joined = logicalLines(skeleton).replace(/;/g, "\n");
   for (const m of joined.matchAll(/^[ \t]*from[ \t]+(\.*)([\w.]*)[ \t]+import[ \t]+\(?([^)\n;]*)/gm)) {
     const [, dots, mod, names] = m;
     const base = dots + mod;
@@ -138,6 +138,14 @@ export function pythonImports(skeleton: string): string[] {
   return [...found];
 }
 
+/**
+ * The skeleton with statements that span lines (a parenthesised list, a backslash) joined onto
+ * their first line: `from x import (a,\n b)` and a multi-line decorator read as one line.
+ */
+function logicalLines(skeleton: string): string {
+  return skeleton.replace(/\(([^()]*)\)/g, (m) => m.replace(/\s*\n\s*/g, " ")).replace(/\\\n/g, " ");
+}
+
 export interface PythonNames {
   /** Top-level names the module binds, or null when `from x import *` makes them unknowable. */
   names: string[] | null;
@@ -151,8 +159,12 @@ export function pythonTopLevel(skeleton: string): PythonNames {
   const marked: string[] = [];
   let decorators: string[] = [];
   let star = false;
-  for (const line of skeleton.split("\n")) {
-    if (/^\s/.test(line) || line === "") continue;
+  // Top-level statements: unindented lines, split at `;` (string contents are already gone).
+  const statements = logicalLines(skeleton)
+    .split("\n")
+    .filter((line) => line !== "" && !/^\s/.test(line))
+    .flatMap((line) => line.split(";").map((st) => st.trim()).filter((st) => st !== ""));
+  for (const line of statements) {
     const deco = /^@([\w.]+)/.exec(line);
     if (deco) {
       decorators.push(deco[1].split(".").pop()!);
