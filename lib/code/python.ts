@@ -20,6 +20,11 @@ interface StringState {
   /** Inside a `{...}` replacement field of an f-string: code, with brackets counted. */
   inField: boolean;
   depth: number;
+  /**
+   * A replacement field's format spec (`f"{x:'^10}"`): literal text, quotes included, up to the
+   * `}` that closes the field; `{` opens a nested field (`f"{x:>{width}}"`).
+   */
+  spec?: boolean;
 }
 
 export function scanPython(text: string): PythonScan {
@@ -65,6 +70,12 @@ export function scanPython(text: string): PythonScan {
         lineHasContent = true;
         continue;
       }
+      if (top?.inField && top.depth === 0 && ch === ":" && text[i + 1] !== "=") {
+        stack.push({ quote: "", triple: false, fstring: true, inField: false, depth: 0, spec: true });
+        emit(ch);
+        i++;
+        continue;
+      }
       if (top?.inField) {
         if (ch === "{" || ch === "[" || ch === "(") top.depth++;
         else if (ch === "}" || ch === "]" || ch === ")") {
@@ -78,6 +89,10 @@ export function scanPython(text: string): PythonScan {
       continue;
     }
     // Inside a string: everything is kept in `normalized`, nothing but the quotes in `skeleton`.
+    if (top.spec && ch === "}") {
+      stack.pop(); // the enclosing field closes on this brace
+      continue;
+    }
     if (ch === "\\") {
       norm += text.slice(i, i + 2);
       i += 2;
@@ -96,7 +111,7 @@ export function scanPython(text: string): PythonScan {
       continue;
     }
     const closing = top.triple ? top.quote.repeat(3) : top.quote;
-    if (text.startsWith(closing, i)) {
+    if (!top.spec && text.startsWith(closing, i)) {
       stack.pop();
       emit(closing);
       i += closing.length;
