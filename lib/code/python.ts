@@ -70,7 +70,7 @@ export function scanPython(text: string): PythonScan {
         lineHasContent = true;
         continue;
       }
-      if (top?.inField && top.depth === 0 && ch === ":" && text[i + 1] !== "=") {
+      if (top?.inField && top.depth === 0 && ch === ":") {
         stack.push({ quote: "", triple: false, fstring: true, inField: false, depth: 0, spec: true });
         emit(ch);
         i++;
