@@ -470,6 +470,13 @@ const MIXED = {
   "experiments/pycons/steps.py": "def inspect(data):\n    return data, {'total': data['s']['total']}\n",
   "experiments/pyraw/config.yaml": "datasource:\n  s: tsprod#raw\nsteps: [inspect]\n",
   "experiments/pyraw/steps.py": "import json\n\ndef inspect(data):\n    return data, {'total': json.loads(data['s'])['total'], 'type': type(data['s']).__name__}\n",
+  // Python -> Python, with a loader that lives in a sibling module of the producer's outputs.py.
+  "experiments/pycodec/config.yaml": "outputs:\n  o: {file_name: o.json, writer: dump, loader: load}\nsteps: [produce]\n",
+  "experiments/pycodec/outputs.py": "from codec import dump, load\n",
+  "experiments/pycodec/codec.py": "import json\n\ndef dump(value):\n    return json.dumps(value)\n\ndef load(path):\n    return json.loads(path.read_text())\n",
+  "experiments/pycodec/steps.py": "def produce(data, *, o):\n    o.write({'total': 5})\n    return data\n",
+  "experiments/pyreader/config.yaml": "datasource:\n  s: pycodec#o\nsteps: [inspect]\n",
+  "experiments/pyreader/steps.py": "def inspect(data):\n    return data, {'total': data['s']['total']}\n",
 };
 
 const mixed = once(async () => {
@@ -483,6 +490,12 @@ test("mixed: bytes cross the language boundary both ways (outputs without a load
   assert.ok(exists(join(ws, "data/tsraw/v0")), r.output);
   assert.equal(results(ws, "tsraw").metrics.total, [7]);
   assert.equal(results(ws, "pyraw").metrics, { total: [9], type: ["bytes"] });
+});
+
+test("loaders: an upstream's outputs.py may import its own sibling modules (read from another experiment's worker)", async () => {
+  const { ws, r } = await mixed();
+  assert.not.match(r.output, /pyreader[^\n]*failed/, r.output);
+  assert.equal(results(ws, "pyreader").metrics.total, [5]);
 });
 
 test("mixed: Python producer -> TypeScript consumer, through the producer's writer and loader", async () => {
