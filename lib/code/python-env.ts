@@ -143,7 +143,7 @@ export function probePython(interpreter: string, root: string, stateDir: string)
   let env: PythonEnv;
   if (cached && "env" in cached && fresh(cached.stamps, root)) env = cached.env;
   else {
-    env = JSON.parse(run(executable, PROBE));
+    env = parseProbe(executable, run(executable, PROBE));
     const stamps: Record<string, string> = {};
     for (const p of [executable, env.executable, ...env.paths]) stamps[p] = stamp(p);
     cache[executable] = { stamps, env };
@@ -157,8 +157,24 @@ function run(interpreter: string, code: string): string {
   try {
     return execFileSync(interpreter, ["-c", code], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 30_000 });
   } catch (err) {
-    throw new CrystallizeError("PYTHON_NOT_FOUND", `could not run ${interpreter}: ${((err as { stderr?: string }).stderr || (err as Error).message).trim().split("\n").pop()}`, {
+    const e = err as { stderr?: string; status?: number | null; code?: string; message: string };
+    // Not the whole error message: it quotes the probe script.
+    const why = e.stderr?.trim().split("\n").pop() || (e.code ? e.code : `it exited with code ${e.status}`);
+    throw new CrystallizeError("PYTHON_NOT_FOUND", `could not run ${interpreter}: ${why}`, {
       hint: "check that the interpreter works: run it with --version",
     });
   }
+}
+
+/** The probe's answer; anything else means the program is not a Python 3 interpreter. */
+function parseProbe(interpreter: string, output: string): PythonEnv {
+  try {
+    const env = JSON.parse(output) as PythonEnv;
+    if (typeof env.executable === "string" && typeof env.version === "string") return env;
+  } catch {
+    /* reported below */
+  }
+  throw new CrystallizeError("PYTHON_NOT_FOUND", `${interpreter} does not behave like a Python 3 interpreter: it ran the probe script but did not answer`, {
+    hint: "point `python:` in config.yaml at a Python 3 executable (e.g. ../../.venv/bin/python)",
+  });
 }

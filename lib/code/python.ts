@@ -20,6 +20,11 @@ interface StringState {
   /** Inside a `{...}` replacement field of an f-string: code, with brackets counted. */
   inField: boolean;
   depth: number;
+  /**
+   * A replacement field's format spec (`f"{x:'^10}"`): literal text, quotes included, up to the
+   * `}` that closes the field; `{` opens a nested field (`f"{x:>{width}}"`).
+   */
+  spec?: boolean;
 }
 
 export function scanPython(text: string): PythonScan {
@@ -65,6 +70,12 @@ export function scanPython(text: string): PythonScan {
         lineHasContent = true;
         continue;
       }
+      if (top?.inField && top.depth === 0 && ch === ":") {
+        stack.push({ quote: "", triple: false, fstring: true, inField: false, depth: 0, spec: true });
+        emit(ch);
+        i++;
+        continue;
+      }
       if (top?.inField) {
         if (ch === "{" || ch === "[" || ch === "(") top.depth++;
         else if (ch === "}" || ch === "]" || ch === ")") {
@@ -78,6 +89,10 @@ export function scanPython(text: string): PythonScan {
       continue;
     }
     // Inside a string: everything is kept in `normalized`, nothing but the quotes in `skeleton`.
+    if (top.spec && ch === "}") {
+      stack.pop(); // the enclosing field closes on this brace
+      continue;
+    }
     if (ch === "\\") {
       norm += text.slice(i, i + 2);
       i += 2;
@@ -96,7 +111,7 @@ export function scanPython(text: string): PythonScan {
       continue;
     }
     const closing = top.triple ? top.quote.repeat(3) : top.quote;
-    if (text.startsWith(closing, i)) {
+    if (!top.spec && text.startsWith(closing, i)) {
       stack.pop();
       emit(closing);
       i += closing.length;
@@ -117,7 +132,7 @@ export function scanPython(text: string): PythonScan {
  */
 export function pythonImports(skeleton: string): string[] {
   const found = new Set<string>();
-  const joined = skeleton.replace(/\(([^()]*)\)/g, (m) => m.replace(/\s*\n\s*/g, " ")).replace(/\\\n/g, " ");
+  const joined = logicalLines(skeleton).replace(/;/g, "\n");
   for (const m of joined.matchAll(/^[ \t]*from[ \t]+(\.*)([\w.]*)[ \t]+import[ \t]+\(?([^)\n;]*)/gm)) {
     const [, dots, mod, names] = m;
     const base = dots + mod;
@@ -138,6 +153,14 @@ export function pythonImports(skeleton: string): string[] {
   return [...found];
 }
 
+/**
+ * The skeleton with statements that span lines (a parenthesised list, a backslash) joined onto
+ * their first line: `from x import (a,\n b)` and a multi-line decorator read as one line.
+ */
+function logicalLines(skeleton: string): string {
+  return skeleton.replace(/\(([^()]*)\)/g, (m) => m.replace(/\s*\n\s*/g, " ")).replace(/\\\n/g, " ");
+}
+
 export interface PythonNames {
   /** Top-level names the module binds, or null when `from x import *` makes them unknowable. */
   names: string[] | null;
@@ -151,8 +174,12 @@ export function pythonTopLevel(skeleton: string): PythonNames {
   const marked: string[] = [];
   let decorators: string[] = [];
   let star = false;
-  for (const line of skeleton.split("\n")) {
-    if (/^\s/.test(line) || line === "") continue;
+  // Top-level statements: unindented lines, split at `;` (string contents are already gone).
+  const statements = logicalLines(skeleton)
+    .split("\n")
+    .filter((line) => line !== "" && !/^\s/.test(line))
+    .flatMap((line) => line.split(";").map((st) => st.trim()).filter((st) => st !== ""));
+  for (const line of statements) {
     const deco = /^@([\w.]+)/.exec(line);
     if (deco) {
       decorators.push(deco[1].split(".").pop()!);

@@ -3,6 +3,7 @@ import { dirname, join, relative } from "node:path";
 import type { ExperimentConfig } from "../config/types.js";
 import type { ModuleIndex } from "../code/modules.js";
 import { interpreterFor, probePython, type PythonEnv } from "../code/python-env.js";
+import { CrystallizeError } from "../errors/error.js";
 import { languageOf, toPosix } from "../workspace/workspace.js";
 import { digestBytes, digestFile, digestValue, type Digest } from "./digest.js";
 import type { ExperimentFacts } from "./keys.js";
@@ -62,7 +63,15 @@ export class PythonEnvs {
     const interpreter = interpreterFor(this.root, cfg);
     let env = this.byInterpreter.get(interpreter);
     if (!env) {
-      env = probePython(interpreter, this.root, this.stateDir);
+      try {
+        env = probePython(interpreter, this.root, this.stateDir);
+      } catch (err) {
+        // An interpreter named in config.yaml that does not work: point at the line naming it.
+        if (err instanceof CrystallizeError && !err.location && cfg.python) {
+          throw new CrystallizeError(err.code, err.message, { location: cfg.pythonLocation ?? { file: cfg.configFile }, hint: err.hint });
+        }
+        throw err;
+      }
       this.byInterpreter.set(interpreter, env);
     }
     return env;

@@ -54,16 +54,19 @@ export class PythonPool {
     throw new Error(`internal: a Python worker answered verifier call ${request.id} with ${reply.type}`);
   }
 
-  private async request(id: string, dir: string, interpreter: string, what: string, msg: ToWorker, onStart?: () => void): Promise<Reply> {
+  private request(id: string, dir: string, interpreter: string, what: string, msg: ToWorker, onStart?: () => void): Promise<Reply> {
     const slot = [...this.all].find((s) => !s.busy && s.dir === dir) ?? this.spawn(dir, interpreter);
-    // Claimed before it is ready, so that a second request for the experiment spawns its own.
-    slot.busy = { id, what, resolve: () => {}, started: performance.now(), stderrTail: [] };
-    await slot.ready;
     return new Promise<Reply>((resolve) => {
-      slot.busy!.resolve = resolve;
-      slot.busy!.started = performance.now();
-      onStart?.();
-      slot.child.stdin!.write(JSON.stringify(msg) + "\n");
+      // Claimed before it is ready, so that a second request for the experiment spawns its own.
+      const busy: NonNullable<Slot["busy"]> = { id, what, resolve, started: performance.now(), stderrTail: [] };
+      slot.busy = busy;
+      void slot.ready.then(() => {
+        // A worker that died before it was ready has already failed the request (see "close").
+        if (slot.busy !== busy) return;
+        busy.started = performance.now();
+        onStart?.();
+        slot.child.stdin!.write(JSON.stringify(msg) + "\n");
+      });
     });
   }
 
@@ -89,7 +92,11 @@ export class PythonPool {
     };
     createInterface({ input: child.stderr! }).on("line", (line) => {
       if (!slot.busy) return;
-      if (line.startsWith(END_OF_LOG)) {
+      // A step whose output ends without a newline (`print(x, end="")`) leaves the marker
+      // mid-line: what precedes it is the step's last log line.
+      const marker = line.indexOf(END_OF_LOG);
+      if (marker >= 0) {
+        if (marker > 0) this.events.onLog(slot.busy.id, line.slice(0, marker));
         slot.busy.logEnded = true;
         return settle();
       }

@@ -8,6 +8,7 @@ import importlib
 import importlib.util
 import inspect
 import json
+import math
 import os
 import random
 import sys
@@ -37,15 +38,30 @@ class WiringError(Exception):
 
 
 def send(msg):
-    _PROTO_OUT.write(json.dumps(msg, default=_json_default) + "\n")
+    # allow_nan=False: a bare NaN is not JSON, and the CLI would never read the reply.
+    _PROTO_OUT.write(json.dumps(_plain(msg), allow_nan=False) + "\n")
     _PROTO_OUT.flush()
 
 
+def _plain(value):
+    """JSON-ready: numpy scalars and arrays as Python values, NaN and infinities as null
+    (as JSON.stringify stores them for TypeScript experiments)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, (str, int, bool)) or value is None:
+        return value
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [_plain(v) for v in value]
+    return _plain(_json_default(value))
+
+
 def _json_default(value):
+    if hasattr(value, "tolist"):  # numpy arrays and scalars (an array's .item() fails)
+        return value.tolist()
     if hasattr(value, "item"):
         return value.item()
-    if hasattr(value, "tolist"):
-        return value.tolist()
     if isinstance(value, (set, frozenset, tuple)):
         return list(value)
     return repr(value)
@@ -161,22 +177,30 @@ def run_unit(unit):
         outputs[out["alias"]] = Artifact(out["alias"], out["path"], writer)
     base = {"replicate": unit["replicate"], "condition": unit["condition"], "seed": unit["seed"], "seed_used": unit["seed"]}
 
-    # Import every module the unit uses before seeding, so numpy is seeded when a module uses it.
+    # Import every module the unit uses (data sources, loaders, steps) before seeding, so numpy
+    # is seeded when any of them imports it.
     sources = unit["input"]
+    if sources["kind"] == "single":
+        source_fn = resolve(sources["fn"], "data source")
+    elif sources["kind"] == "map":
+        source_fns = {s["alias"]: resolve(s["fn"], "data source") if s["kind"] == "local"
+                      else resolve(s["loader"], "loader") if s.get("loader") else None
+                      for s in sources["sources"]}
     steps = [(resolve(s["fn"], "step"), s["kwargs"]) for s in unit["steps"]]
     seed_everything(unit["seed"])
 
     source_values = {**base, **unit["treatment"]}
     source_ctx = FrozenContext(source_values, metrics, outputs, log, unit["seed"])
     if sources["kind"] == "single":
-        data = invoke(resolve(sources["fn"], "data source"), "data source", [], source_values, source_ctx)
+        data = invoke(source_fn, "data source", [], source_values, source_ctx)
     elif sources["kind"] == "map":
         data = {}
         for s in sources["sources"]:
+            fn = source_fns[s["alias"]]
             if s["kind"] == "local":
-                data[s["alias"]] = invoke(resolve(s["fn"], "data source"), "data source", [], source_values, source_ctx)
-            elif s.get("loader"):
-                data[s["alias"]] = call(resolve(s["loader"], "loader")(Path(s["path"])))
+                data[s["alias"]] = invoke(fn, "data source", [], source_values, source_ctx)
+            elif fn is not None:
+                data[s["alias"]] = call(fn(Path(s["path"])))
             else:
                 data[s["alias"]] = Path(s["path"]).read_bytes()
     else:
@@ -196,11 +220,17 @@ def run_unit(unit):
     return {k: list(v) for k, v in metrics.as_dict().items()}
 
 
+def _internal_frame(filename):
+    """The worker's own frames and the machinery between it and the user's code (asyncio,
+    importlib): not the user's, so not shown."""
+    return (os.path.abspath(filename) in _OWN_FILES or "/asyncio/" in filename
+            or filename.startswith("<frozen importlib") or filename.endswith(os.path.join("importlib", "__init__.py")))
+
+
 def user_error(exc):
     if isinstance(exc, WiringError):
         return {"name": "ConfigError", "message": str(exc), "stack": ""}
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if os.path.abspath(f.filename) not in _OWN_FILES
-              and "/asyncio/" not in f.filename]
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if not _internal_frame(f.filename)]
     stack = "".join(traceback.format_list(frames)).rstrip("\n")
     return {"name": type(exc).__name__, "message": str(exc), "stack": stack}
 
