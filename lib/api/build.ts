@@ -207,7 +207,7 @@ export async function buildWorkspace(loaded: LoadedWorkspace, options: BuildOpti
       jobs,
       failFast: options.failFast ?? false,
       workerMemoryMb: loaded.workspace.settings.workerMemoryMb,
-      interpreterOf: (name) => p.pythons.of(loaded.graph.node(name).config)?.executable,
+      interpreterOf: (name) => p.pythons.command(loaded.graph.node(name).config),
       events: withDefaults(options.events),
       tag: `${process.pid}-${randomBytes(3).toString("hex")}`,
       // `verify` compares outputs; verdicts stay as the last build left them.

@@ -32,7 +32,7 @@ export async function checkExports(configs: ExperimentConfig[], modules: ModuleI
         const guess = didYouMean(name, names);
         errors.push(new CrystallizeError("CONFIG_MISSING_EXPORT", `${what} \`${name}\` is not exported by ${mod}`, {
           location,
-          hint: guess ? `did you mean \`${guess}\`?` : names.length ? `${mod} exports: ${names.join(", ")}` : `${mod} exports nothing; add \`export const ${name} = ...\``,
+          hint: guess ? `did you mean \`${guess}\`?` : names.length ? `${mod} defines: ${names.join(", ")}` : mod.endsWith(".py") ? `${mod} defines nothing; add \`def ${name}(...)\`` : `${mod} exports nothing; add \`export const ${name} = ...\``,
         }));
       };
       try {

@@ -162,7 +162,7 @@ function logicalLines(skeleton: string): string {
 }
 
 export interface PythonNames {
-  /** Top-level names the module binds, or null when `from x import *` makes them unknowable. */
+  /** Top-level names the module binds, or null when `from x import *`, a top-level `if`/`try`, globals() or exec make them unknowable. */
   names: string[] | null;
   /** Top-level functions decorated with `@data_source`, else every top-level function. */
   sources: string[];
@@ -174,12 +174,16 @@ export function pythonTopLevel(skeleton: string): PythonNames {
   const marked: string[] = [];
   let decorators: string[] = [];
   let star = false;
+  let unknowable = false;
   // Top-level statements: unindented lines, split at `;` (string contents are already gone).
   const statements = logicalLines(skeleton)
     .split("\n")
     .filter((line) => line !== "" && !/^\s/.test(line))
     .flatMap((line) => line.split(";").map((st) => st.trim()).filter((st) => st !== ""));
   for (const line of statements) {
+    // Names bound inside a top-level `if`/`try`/loop/`with`, or through globals() or exec,
+    // cannot be read off the page: the module's names are then unknown, never wrongly missing.
+    if ((/^(if|try|for|while|with|match)\b/.test(line) && !/^if\s+__name__\s*==/.test(line)) || /\b(globals\(\)|exec\(|setattr\()/.test(line)) unknowable = true;
     const deco = /^@([\w.]+)/.exec(line);
     if (deco) {
       decorators.push(deco[1].split(".").pop()!);
@@ -212,5 +216,5 @@ export function pythonTopLevel(skeleton: string): PythonNames {
     }
     decorators = [];
   }
-  return { names: star ? null : [...names], sources: marked.length > 0 ? marked : functions };
+  return { names: star || unknowable ? null : [...names], sources: marked.length > 0 ? marked : functions };
 }

@@ -76,6 +76,17 @@ export class PythonEnvs {
     }
     return env;
   }
+
+  /**
+   * What to start the workers with. An interpreter named in config.yaml runs as given (it may be
+   * a wrapper that sets up an environment); one found on PATH runs as its real executable,
+   * skipping a version manager's shim (see probePython).
+   */
+  command(cfg: ExperimentConfig): string | undefined {
+    const env = this.of(cfg);
+    if (!env) return undefined;
+    return cfg.python ? interpreterFor(this.root, cfg) : env.executable;
+  }
 }
 
 /**

@@ -8,11 +8,11 @@ import type { Graph } from "../graph/graph.js";
 import { settleHypotheses, type SettledHypotheses } from "../hypotheses/settle.js";
 import { HYPOTHESES_FILE } from "../hypotheses/types.js";
 import type { BuildPlan, ExperimentPlan, Read, Unit } from "../plan/plan.js";
-import type { UserError } from "../runtime/protocol.js";
+import type { UnitSpec, UserError } from "../runtime/protocol.js";
 import type { Store, StoredOutput, UnitRecord } from "../store/store.js";
 import type { ViewState } from "../store/views.js";
 import { settleVersion } from "../store/versions.js";
-import { WorkerPool } from "./pool.js";
+import { WorkerPool, type UnitOutcome } from "./pool.js";
 import { PythonPool } from "./python-pool.js";
 import { unitSpec } from "./spec.js";
 
@@ -256,7 +256,7 @@ export class Executor {
     }
     if (this.inflight === 0 && (this.ready.length === 0 || (this.failed && this.o.failFast))) {
       for (const [name] of this.running) {
-        if (!this.results.has(name)) this.finish({ name, status: "skipped", units: this.running.get(name)!.results, skippedBecause: "stopped after the first failure (--fail-fast)", durationMs: 0 });
+        if (!this.results.has(name)) this.finish({ name, status: "skipped", units: this.running.get(name)!.results, skippedBecause: this.aborted ? "interrupted" : "stopped after the first failure (--fail-fast)", durationMs: 0 });
       }
       this.onIdle();
     }
@@ -359,7 +359,12 @@ export class Executor {
       versionOf: (name) => this.results.get(name)!.version!,
       stagingPath: (fileName) => this.stagingPath(unit, fileName),
     });
-    const outcome = interpreter === undefined ? await this.pool.run(spec) : await this.pythonPool.run(spec, interpreter);
+    const loadError = await this.preloadAcrossLanguages(spec, unit, interpreter);
+    const outcome: UnitOutcome = loadError
+      ? { status: "failed", error: loadError, durationMs: 0 }
+      : interpreter === undefined
+        ? await this.pool.run(spec)
+        : await this.pythonPool.run(spec, interpreter);
     this.flying.set(unit.experiment, this.inFlightOf(unit.experiment) - 1);
     if (this.cancelled.has(unit.experiment)) {
       free();
@@ -393,6 +398,29 @@ export class Executor {
     };
     if (!verifying) await this.o.store.writeRecord(record);
     return { ...base, cached: false, outcome: { status: "ok", record } };
+  }
+
+  /**
+   * An upstream output whose loader is in the other language (a Python producer read by a
+   * TypeScript consumer, or the reverse) is loaded by a worker of the producer's language, and
+   * the value handed to the unit as JSON. Returns the loader's error, if it fails.
+   */
+  private async preloadAcrossLanguages(spec: UnitSpec, unit: Unit, interpreter: string | undefined): Promise<UserError | undefined> {
+    if (spec.input.kind !== "map") return undefined;
+    const sources = spec.input.sources;
+    for (const [i, s] of sources.entries()) {
+      if (s.kind !== "ref" || !s.loader || s.loader.module.endsWith(".py") === (interpreter !== undefined)) continue;
+      const read = unit.reads.find((r) => r.alias === s.alias)!;
+      const request = { id: `l${++this.unitCounter}`, dir: join(this.o.root, this.o.graph.node(read.experiment).config.dir), fn: s.loader, path: s.path };
+      this.unitExperiment.set(request.id, unit.experiment);
+      const upstream = this.o.interpreterOf(read.experiment);
+      const loaded = upstream === undefined ? await this.pool.load(request) : await this.pythonPool.load(request, upstream);
+      if (loaded.status === "failed") {
+        return { ...loaded.error, message: `loader \`${s.loader.name}\` of ${read.experiment}#${read.output}: ${loaded.error.message}` };
+      }
+      sources[i] = { kind: "value", alias: s.alias, value: loaded.value };
+    }
+    return undefined;
   }
 
   private async complete(exp: RunningExperiment): Promise<void> {

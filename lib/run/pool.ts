@@ -1,7 +1,7 @@
 import { fork, type ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import type { FromWorker, ToWorker, UnitSpec, UserError, VerifyRequest } from "../runtime/protocol.js";
+import type { FromWorker, LoadRequest, ToWorker, UnitSpec, UserError, VerifyRequest } from "../runtime/protocol.js";
 
 export type UnitOutcome =
   | { status: "ok"; metrics: Record<string, unknown[]>; durationMs: number }
@@ -10,7 +10,9 @@ export type UnitOutcome =
 export type VerifyOutcome = { status: "ok"; result: Record<string, unknown> } | { status: "failed"; error: UserError };
 
 /** A worker's answer to one request; a crash is reported as "failed". */
-type Reply = Extract<FromWorker, { type: "done" | "failed" | "verdict" }>;
+type Reply = Extract<FromWorker, { type: "done" | "failed" | "verdict" | "loaded" }>;
+
+export type LoadOutcome = { status: "ok"; value: unknown } | { status: "failed"; error: UserError };
 
 export interface PoolEvents {
   /** A line the unit (or verifier) printed (stdout, stderr or ctx.log). */
@@ -83,6 +85,14 @@ export class WorkerPool {
     if (reply.type === "verdict") return { status: "ok", result: reply.result };
     if (reply.type === "failed") return { status: "failed", error: reply.error };
     throw new Error(`internal: a worker answered verifier call ${request.id} with ${reply.type}`);
+  }
+
+  /** Runs an upstream's loader for a unit in the other language (see LoadRequest). */
+  async load(request: LoadRequest): Promise<LoadOutcome> {
+    const reply = await this.request(request.id, "a loader", { type: "load", request });
+    if (reply.type === "loaded") return { status: "ok", value: reply.value };
+    if (reply.type === "failed") return { status: "failed", error: reply.error };
+    throw new Error(`internal: a worker answered load ${request.id} with ${reply.type}`);
   }
 
   private async request(id: string, what: string, msg: ToWorker, onStart?: () => void): Promise<Reply> {

@@ -1,11 +1,11 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import type { FromWorker, ToWorker, UnitSpec, VerifyRequest } from "../runtime/protocol.js";
-import { crashError, killGroup, type PoolEvents, type UnitOutcome, type VerifyOutcome } from "./pool.js";
+import type { FromWorker, LoadRequest, ToWorker, UnitSpec, VerifyRequest } from "../runtime/protocol.js";
+import { crashError, killGroup, type LoadOutcome, type PoolEvents, type UnitOutcome, type VerifyOutcome } from "./pool.js";
 
 /** A worker's answer to one request; a crash is reported as "failed". */
-type Reply = Extract<FromWorker, { type: "done" | "failed" | "verdict" }>;
+type Reply = Extract<FromWorker, { type: "done" | "failed" | "verdict" | "loaded" }>;
 
 const END_OF_LOG = "\0crystallize:end-of-log";
 const WORKER = fileURLToPath(new URL("../runtime/python/worker.py", import.meta.url));
@@ -52,6 +52,14 @@ export class PythonPool {
     if (reply.type === "verdict") return { status: "ok", result: reply.result };
     if (reply.type === "failed") return { status: "failed", error: reply.error };
     throw new Error(`internal: a Python worker answered verifier call ${request.id} with ${reply.type}`);
+  }
+
+  /** Runs a Python upstream's loader for a TypeScript unit (see LoadRequest). */
+  async load(request: LoadRequest, interpreter: string): Promise<LoadOutcome> {
+    const reply = await this.request(request.id, request.dir, interpreter, "a loader", { type: "load", request });
+    if (reply.type === "loaded") return { status: "ok", value: reply.value };
+    if (reply.type === "failed") return { status: "failed", error: reply.error };
+    throw new Error(`internal: a Python worker answered load ${request.id} with ${reply.type}`);
   }
 
   private request(id: string, dir: string, interpreter: string, what: string, msg: ToWorker, onStart?: () => void): Promise<Reply> {

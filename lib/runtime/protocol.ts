@@ -21,7 +21,9 @@ export type SourceSpec =
       path: string;
       /** The upstream output's loader; absent: the file's bytes. */
       loader?: ExportRef;
-    };
+    }
+  /** An upstream output already loaded by a worker of the producer's language (see LoadRequest). */
+  | { kind: "value"; alias: string; value: unknown };
 
 /** Everything a worker needs to run one (experiment, condition, replicate). */
 export interface UnitSpec {
@@ -66,7 +68,22 @@ export interface VerifyRequest {
   params: Record<string, unknown>;
 }
 
-export type ToWorker = { type: "run"; unit: UnitSpec } | { type: "verify"; request: VerifyRequest };
+/**
+ * Reads an upstream output with its loader for a unit written in the other language (a Python
+ * loader for a TypeScript consumer, or the reverse): the loaded value travels as JSON.
+ */
+export interface LoadRequest {
+  /** Unique within a build; echoed in the reply. */
+  id: string;
+  /** Absolute folder of the upstream experiment; the worker's cwd while the loader runs. */
+  dir: string;
+  /** The upstream output's loader. */
+  fn: ExportRef;
+  /** Absolute path of the file to load. */
+  path: string;
+}
+
+export type ToWorker = { type: "run"; unit: UnitSpec } | { type: "verify"; request: VerifyRequest } | { type: "load"; request: LoadRequest };
 
 /** A user error, with the user's stack (source-mapped to .ts lines) and our frames removed. */
 export interface UserError {
@@ -87,6 +104,12 @@ export type FromWorker =
       durationMs: number;
     }
   | { type: "failed"; id: string; error: UserError; durationMs: number }
+  | {
+      type: "loaded";
+      id: string;
+      /** What the loader returned, as JSON values. */
+      value: unknown;
+    }
   | {
       type: "verdict";
       id: string;

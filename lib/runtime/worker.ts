@@ -9,7 +9,7 @@ import { pathToFileURL } from "node:url";
 import { format } from "node:util";
 import { internals, type Artifact, type Context } from "./api.js";
 import { resultProblem } from "../hypotheses/result.js";
-import type { ExportRef, FromWorker, ToWorker, UnitSpec, UserError, VerifyRequest } from "./protocol.js";
+import type { ExportRef, FromWorker, ToWorker, UnitSpec, UserError, VerifyRequest, LoadRequest } from "./protocol.js";
 import { seededRandom } from "./random.js";
 
 const send = (msg: FromWorker) => process.send!(msg);
@@ -92,6 +92,7 @@ async function runUnit(unit: UnitSpec): Promise<Record<string, unknown[]>> {
     const obj: Record<string, unknown> = {};
     for (const s of unit.input.sources) {
       if (s.kind === "local") obj[s.alias] = await (await resolveExport(s.fn, "data source"))(sourceCtx);
+      else if (s.kind === "value") obj[s.alias] = s.value;
       else obj[s.alias] = s.loader ? await (await resolveExport(s.loader, "loader"))(s.path) : readFileSync(s.path);
     }
     data = obj;
@@ -131,7 +132,27 @@ async function verify(request: VerifyRequest): Promise<Record<string, unknown>> 
   return result as Record<string, unknown>;
 }
 
+/** A loader for a Python consumer: its value must survive JSON, which is how it travels on. */
+async function load(request: LoadRequest): Promise<unknown> {
+  process.chdir(request.dir);
+  const value = await (await resolveExport(request.fn, "loader"))(request.path);
+  const json = JSON.stringify(value);
+  if (json === undefined) throw new UserFacingError(`loader \`${request.fn.name}\` returned ${typeof value}; a value read by a Python experiment must be JSON (an object, array, string, number, boolean or null)`);
+  return JSON.parse(json);
+}
+
 process.on("message", async (msg: ToWorker) => {
+  if (msg.type === "load") {
+    current = msg.request.id;
+    try {
+      send({ type: "loaded", id: msg.request.id, value: await load(msg.request) });
+    } catch (err) {
+      send({ type: "failed", id: msg.request.id, error: userError(err), durationMs: 0 });
+    } finally {
+      current = undefined;
+    }
+    return;
+  }
   if (msg.type === "verify") {
     const started = performance.now();
     current = msg.request.id;

@@ -14,6 +14,7 @@ import random
 import sys
 import time
 import traceback
+import types
 from pathlib import Path
 
 _PROTO_OUT = os.fdopen(os.dup(1), "w", buffering=1, encoding="utf-8")
@@ -70,19 +71,32 @@ def _json_default(value):
 _modules = {}
 
 
+def _package_for(folder, name):
+    """A synthetic package whose path is `folder`, so that modules inside it can use relative
+    imports (`from . import helpers`, `from .pkg import mod`) as in Crystallize 0.x."""
+    if name not in sys.modules:
+        package = types.ModuleType(name)
+        package.__path__ = [folder]
+        package.__package__ = name
+        sys.modules[name] = package
+    return name
+
+
 def load_module(path):
-    """The experiment's own modules are imported by name with its folder on sys.path, so they
-    can import their siblings; an upstream's outputs module (for its loader) gets a private
-    name, as the reading experiment may have an `outputs.py` of its own."""
+    """The experiment's own modules are imported inside a package over its folder, with the
+    folder also on sys.path so absolute sibling imports (`import helpers`) work too. An
+    upstream's outputs module (for its loader) gets a package of its own: the reading experiment
+    may have an `outputs.py` too. Its folder goes last on sys.path, for its absolute imports."""
     folder = os.path.dirname(path)
     if folder == os.getcwd():
         if folder not in sys.path:
             sys.path.insert(1, folder)
-        return importlib.import_module(Path(path).stem)
-    spec = importlib.util.spec_from_file_location(f"_crystallize_upstream_{len(_modules)}", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+        package = _package_for(folder, "_crystallize_experiment")
+    else:
+        if folder not in sys.path:
+            sys.path.append(folder)
+        package = _package_for(folder, f"_crystallize_upstream_{len(_modules)}")
+    return importlib.import_module(f"{package}.{Path(path).stem}")
 
 
 def resolve(ref, role):
@@ -117,11 +131,15 @@ def invoke(fn, kind, positional, named, ctx, pinned=()):
     sig = inspect.signature(fn)
     args, kwargs, used = list(positional), {}, set()
     params = list(sig.parameters.values())
+    if kind == "data source" and params and params[0].kind in (params[0].POSITIONAL_ONLY, params[0].POSITIONAL_OR_KEYWORD) \
+            and params[0].name not in named and params[0].name not in _CONTEXT_NAMES:
+        # 0.x passes the context positionally: `def numbers(c)` gets it whatever its name.
+        args.append(ctx)
     takes_var_kw = any(p.kind == p.VAR_KEYWORD for p in params)
     for i, p in enumerate(params):
         if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
             continue
-        if i < len(positional):
+        if i < len(args):
             continue
         annotation = p.annotation if isinstance(p.annotation, str) else getattr(p.annotation, "__name__", "")
         if p.name in _CONTEXT_NAMES or annotation == "FrozenContext":
@@ -184,7 +202,7 @@ def run_unit(unit):
         source_fn = resolve(sources["fn"], "data source")
     elif sources["kind"] == "map":
         source_fns = {s["alias"]: resolve(s["fn"], "data source") if s["kind"] == "local"
-                      else resolve(s["loader"], "loader") if s.get("loader") else None
+                      else resolve(s["loader"], "loader") if s["kind"] == "ref" and s.get("loader") else None
                       for s in sources["sources"]}
     steps = [(resolve(s["fn"], "step"), s["kwargs"]) for s in unit["steps"]]
     seed_everything(unit["seed"])
@@ -199,6 +217,8 @@ def run_unit(unit):
             fn = source_fns[s["alias"]]
             if s["kind"] == "local":
                 data[s["alias"]] = invoke(fn, "data source", [], source_values, source_ctx)
+            elif s["kind"] == "value":
+                data[s["alias"]] = s["value"]
             elif fn is not None:
                 data[s["alias"]] = call(fn(Path(s["path"])))
             else:
@@ -251,6 +271,17 @@ def main():
     send({"type": "ready"})
     for line in _PROTO_IN:
         msg = json.loads(line)
+        if msg.get("type") == "load":
+            request = msg["request"]
+            try:
+                os.chdir(request["dir"])
+                value = call(resolve(request["fn"], "loader")(Path(request["path"])))
+                send({"type": "loaded", "id": request["id"], "value": value})
+            except BaseException as exc:
+                send({"type": "failed", "id": request["id"], "error": user_error(exc), "durationMs": 0})
+            sys.stderr.write(f"{_END_OF_LOG} {request['id']}\n")
+            sys.stderr.flush()
+            continue
         if msg.get("type") == "verify":
             request = msg["request"]
             try:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import random as _random
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Callable, Mapping
+from collections.abc import Mapping
+from typing import Any, Callable
 
 __all__ = [
     "Artifact",
@@ -96,6 +97,28 @@ class _Metrics:
         return MappingProxyType({k: tuple(v) for k, v in self._values.items()})
 
 
+class _Outputs(Mapping):
+    """The experiment's outputs by alias: `ctx.outputs["summary"]` or `ctx.outputs.summary`."""
+
+    def __init__(self, outputs: Mapping[str, Artifact]) -> None:
+        self._outputs = dict(outputs)
+
+    def __getitem__(self, alias: str) -> Artifact:
+        return self._outputs[alias]
+
+    def __getattr__(self, alias: str) -> Artifact:
+        try:
+            return self.__dict__["_outputs"][alias]
+        except KeyError:
+            raise AttributeError(f"no output '{alias}'; config.yaml declares: {', '.join(self._outputs) or 'none'}") from None
+
+    def __iter__(self):
+        return iter(self._outputs)
+
+    def __len__(self) -> int:
+        return len(self._outputs)
+
+
 class FrozenContext:
     """Read-only run context: treatment values, step parameters, replicate, condition, seed.
     ``ctx.get``/``ctx[key]`` read values, ``ctx.metrics.add`` records metrics, ``ctx.log`` logs."""
@@ -104,7 +127,7 @@ class FrozenContext:
                  log: Callable[[str], None], seed: int) -> None:
         object.__setattr__(self, "_values", dict(values))
         object.__setattr__(self, "metrics", metrics)
-        object.__setattr__(self, "outputs", MappingProxyType(dict(outputs)))
+        object.__setattr__(self, "outputs", _Outputs(outputs))
         object.__setattr__(self, "random", _random.Random(seed))
         object.__setattr__(self, "_log", log)
 
