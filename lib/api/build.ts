@@ -135,6 +135,7 @@ export interface BuildOutcome {
 
 const NO_EVENTS: ExecutionEvents = {
   experimentStarted() {},
+  unitStarted() {},
   unitFinished() {},
   experimentFinished() {},
   log() {},

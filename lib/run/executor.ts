@@ -42,13 +42,21 @@ export interface ExperimentResult {
   durationMs: number;
 }
 
+/** Which unit of an experiment: what its log lines and progress are attributed to. */
+export interface UnitLabel {
+  condition: string;
+  replicate: number;
+}
+
 /** What the executor tells the reporter, as it happens. */
 export interface ExecutionEvents {
   /** The first unit of an experiment that is not in the store starts running. */
   experimentStarted(name: string, units: number): void;
+  /** A worker received the unit: it runs from now on (store hits never start). */
+  unitStarted(name: string, unit: UnitLabel): void;
   unitFinished(name: string, unit: UnitResult, done: number, total: number): void;
   experimentFinished(result: ExperimentResult): void;
-  log(experiment: string, line: string): void;
+  log(experiment: string, line: string, unit?: UnitLabel): void;
   warn(experiment: string, message: string): void;
 }
 
@@ -121,7 +129,7 @@ export class Executor {
   private readonly flying = new Map<string, number>();
   private warmed = false;
   private unitCounter = 0;
-  private readonly unitExperiment = new Map<string, string>();
+  private readonly unitById = new Map<string, Unit>();
   private onIdle: () => void = () => {};
   /** When the first unit reached a worker: what comes before is start-up, not scheduling. */
   firstUnitAt?: number;
@@ -130,8 +138,15 @@ export class Executor {
     this.staging = join(o.store.dataDir, ".tmp", o.tag);
     this.pool = new WorkerPool(
       {
-        onLog: (id, line) => o.events.log(this.unitExperiment.get(id) ?? "?", line),
-        onStart: () => (this.firstUnitAt ??= performance.now()),
+        onLog: (id, line) => {
+          const unit = this.unitById.get(id);
+          o.events.log(unit?.experiment ?? "?", line, unit && { condition: unit.condition.name, replicate: unit.replicate });
+        },
+        onStart: (id) => {
+          this.firstUnitAt ??= performance.now();
+          const unit = this.unitById.get(id);
+          if (unit) o.events.unitStarted(unit.experiment, { condition: unit.condition.name, replicate: unit.replicate });
+        },
       },
       o.root,
       o.workerMemoryMb,
@@ -166,7 +181,7 @@ export class Executor {
       if (this.results.has(name) || !this.running.has(name)) continue;
       this.cancelled.add(name);
       for (let i = this.ready.length - 1; i >= 0; i--) if (this.ready[i].exp.plan.name === name) this.ready.splice(i, 1);
-      for (const [id, exp] of this.unitExperiment) if (exp === name) ids.add(id);
+      for (const [id, unit] of this.unitById) if (unit.experiment === name) ids.add(id);
     }
     this.pool.kill(ids);
     for (const name of this.cancelled) {
@@ -313,7 +328,7 @@ export class Executor {
       this.pool.warm(Math.min(this.o.jobs, this.unsettledUnits()));
     }
     const id = `u${++this.unitCounter}`;
-    this.unitExperiment.set(id, exp.plan.name);
+    this.unitById.set(id, unit);
     for (const read of unit.reads) {
       if (read.fallback && unit.replicate === 0) {
         this.o.events.warn(exp.plan.name, `condition "${unit.condition.name}": ${read.experiment} has no active "${unit.condition.name}", reading its baseline for ${read.alias}`);
