@@ -152,8 +152,13 @@ export class LiveReporter implements Reporter {
     this.frame(true);
   };
 
-  /** process.exit() or a crash: whatever happens, the terminal gets its cursor back. */
+  /**
+   * process.exit() or a crash: the terminal gets its cursor back. The region stays: after an
+   * uncaught exception Node has already printed the error below it, and erasing upwards from
+   * there would take the error's last lines instead.
+   */
   private readonly onExit = () => {
-    if (this.live) this.draw([]);
+    if (!this.live) return;
+    this.out.write(this.pending.map((l) => l + "\n").join("") + (this.cursorHidden ? SHOW_CURSOR : ""));
   };
 }
