@@ -63,7 +63,7 @@ test("watch: no edits, no rebuilds for 10 s; one edit, exactly one rebuild of ex
   writeFileSync(runlog, "");
   const { child, err } = startWatch(ws);
   const cycles = () => (err().match(/watching for changes/g) ?? []).length;
-  const changes = () => (err().match(/^change /gm) ?? []).length;
+  const changes = () => (err().match(/^\d\d:\d\d:\d\d change /gm) ?? []).length;
   await waitFor(() => cycles() >= 1);
   assert.match(err(), /ok: 0 built, 3 up to date/, "the initial build found everything up to date");
 

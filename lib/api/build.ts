@@ -1,5 +1,4 @@
 import { randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { checkExports } from "../code/check.js";
@@ -15,9 +14,9 @@ import { assess, type Assessment } from "../plan/assess.js";
 import { planBuild, type BuildPlan, type PlanOptions } from "../plan/plan.js";
 import { criticalPathPriority } from "../plan/priority.js";
 import { Executor, type ExecuteOptions, type ExecutionEvents, type ExperimentResult, type KeyFn } from "../run/executor.js";
-import { writeFileAtomic } from "../store/atomic.js";
 import { acquireBuildLock } from "../store/build-lock.js";
 import { Store } from "../store/store.js";
+import { readTimings, saveTimings, TIMINGS_FILE } from "../store/timings.js";
 import { cleanupStale } from "../store/views.js";
 import { findRoot, loadWorkspace, type Workspace } from "../workspace/workspace.js";
 
@@ -146,6 +145,7 @@ export interface BuildOutcome {
 
 const NO_EVENTS: ExecutionEvents = {
   experimentStarted() {},
+  unitStarted() {},
   unitFinished() {},
   experimentFinished() {},
   log() {},
@@ -160,15 +160,6 @@ function withDefaults(events: Partial<ExecutionEvents> | undefined): ExecutionEv
     if (typeof fn === "function") (out as Record<string, unknown>)[key] = fn.bind(events);
   }
   return out;
-}
-
-/** Mean unit duration per experiment from earlier builds: `.crystallize/timings.json`. */
-function readTimings(root: string): Record<string, number> {
-  try {
-    return JSON.parse(readFileSync(join(root, STATE_DIR, "timings.json"), "utf8")) as Record<string, number>;
-  } catch {
-    return {};
-  }
 }
 
 /** Holds the workspace lock around `fn`: builds and gc never overlap in one workspace. */
@@ -191,7 +182,8 @@ export async function buildWorkspace(loaded: LoadedWorkspace, options: BuildOpti
     const p = prepared ?? (await prepareBuild(loaded, options));
     await cleanupStale(p.dataDir);
     const jobs = Math.max(1, options.jobs ?? loaded.workspace.settings.jobs ?? availableParallelism());
-    const timings = readTimings(root);
+    const timingsPath = join(root, STATE_DIR, TIMINGS_FILE);
+    const timings = readTimings(timingsPath);
     const executor = new Executor({
       root,
       graph: loaded.graph,
@@ -227,7 +219,7 @@ export async function buildWorkspace(loaded: LoadedWorkspace, options: BuildOpti
       if (!interrupted && !options.verify) {
         // A build with overrides did not build what the configs say: the lock stays as it was.
         if (options.replicates === undefined && options.treatments === undefined) lockWritten = await recordLock(p, experiments);
-        await saveTimings(root, timings, experiments);
+        await saveTimings(timingsPath, timings, experiments);
         await p.statCache.save();
       }
       const ok = !interrupted && experiments.every((e) => e.status === "built" || e.status === "cached");
@@ -273,18 +265,6 @@ async function recordLock(p: PreparedBuild, experiments: ExperimentResult[]): Pr
   const names = new Set(p.loaded.graph.nodes.keys());
   for (const name of Object.keys(lock.experiments)) if (!names.has(name)) delete lock.experiments[name];
   return writeLock(p.loaded.workspace.root, lock, p.lock, p.statCache);
-}
-
-async function saveTimings(root: string, timings: Record<string, number>, experiments: ExperimentResult[]): Promise<void> {
-  let changed = false;
-  for (const e of experiments) {
-    const ran = e.units.filter((u) => !u.cached && u.outcome.status === "ok");
-    if (ran.length === 0) continue;
-    const mean = ran.reduce((s, u) => s + (u.outcome.status === "ok" ? u.outcome.record.durationMs : 0), 0) / ran.length;
-    timings[e.name] = Math.round(mean);
-    changed = true;
-  }
-  if (changed) await writeFileAtomic(join(root, STATE_DIR, "timings.json"), JSON.stringify(timings));
 }
 
 /** `build()` of the programmatic API: open the workspace above `cwd`, then build. */

@@ -7,7 +7,6 @@ import { experimentStatuses, type ExperimentStatus } from "../api/status.js";
 import { AggregateConfigError, CrystallizeError } from "../errors/error.js";
 import { verifyWorkspace } from "../api/verify.js";
 import { Store } from "../store/store.js";
-import { ConsoleReporter } from "../report/console.js";
 import { reasonJson, renderAssessment } from "../report/assessment.js";
 import { renderGraph, type GraphFormat } from "../report/graph-format.js";
 import { renderSummary } from "../report/summary.js";
@@ -16,6 +15,7 @@ import { makePaint, seconds, useColor } from "../report/style.js";
 import type { ExperimentResult } from "../run/executor.js";
 import type { Assessment } from "../plan/assess.js";
 import { LOCK_FILE } from "../lock/lockfile.js";
+import { startReporting } from "./reporting.js";
 
 /** Exit codes of every command. */
 export const EXIT = { ok: 0, failed: 1, usage: 2, interrupted: 130 } as const;
@@ -85,10 +85,10 @@ export async function buildCommand(targets: string[], flags: BuildFlags): Promis
     if (flags.explain && !flags.json) err.write((stale.length ? renderAssessment(stale, paint) : "everything is up to date") + "\n");
   }
 
-  const reporter = new ConsoleReporter(err, paint);
+  const reporting = startReporting(loaded.workspace.root, "build");
   const controller = new AbortController();
   const onSignal = () => {
-    err.write("\ninterrupted: stopping workers and removing unfinished outputs\n");
+    reporting.interrupt("interrupted: stopping workers and removing unfinished outputs");
     controller.abort();
   };
   process.once("SIGINT", onSignal);
@@ -98,29 +98,33 @@ export async function buildCommand(targets: string[], flags: BuildFlags): Promis
       ...request,
       jobs: flags.jobs,
       failFast: flags.failFast,
-      events: reporter,
+      events: reporting.events,
       signal: controller.signal,
-      onWait: (m) => err.write(m + "\n"),
+      onWait: (m) => reporting.note(m),
     });
     if (outcome.interrupted) return EXIT.interrupted;
     const dataDir = join(loaded.workspace.root, loaded.workspace.settings.data);
-    if (flags.json) {
-      const schedulingMs = outcome.schedulingMs === undefined ? null : Math.round(outcome.schedulingMs);
-      printJson({ command: "build", ok: outcome.ok, durationMs: Math.round(performance.now() - started), schedulingMs, experiments: outcome.experiments.map((r) => resultJson(r, loaded.workspace.root, dataDir)) });
-      return outcome.ok ? EXIT.ok : EXIT.failed;
-    }
-    const outPaint = makePaint(useColor(process.stdout));
-    const summary = renderSummary(outcome.experiments, outcome.plan.targets, loaded.graph, loaded.workspace.root, dataDir, outPaint);
-    if (summary) process.stdout.write("\n" + summary + "\n");
     const count = (s: string) => outcome.experiments.filter((e) => e.status === s).length;
     const parts = [`${count("built")} built`];
     if (count("cached")) parts.push(`${count("cached")} up to date`);
     if (count("failed")) parts.push(`${count("failed")} failed`);
     if (count("skipped")) parts.push(`${count("skipped")} skipped`);
+    const tally = `${parts.join(", ")} in ${seconds(performance.now() - started)}${outcome.lockWritten ? `; ${LOCK_FILE} updated` : ""}`;
+    reporting.close(`${outcome.ok ? "done" : "build failed"}: ${tally}`);
+    if (flags.json) {
+      const schedulingMs = outcome.schedulingMs === undefined ? null : Math.round(outcome.schedulingMs);
+      printJson({ command: "build", ok: outcome.ok, durationMs: Math.round(performance.now() - started), schedulingMs, log: reporting.logPath() ?? null, experiments: outcome.experiments.map((r) => resultJson(r, loaded.workspace.root, dataDir)) });
+      return outcome.ok ? EXIT.ok : EXIT.failed;
+    }
+    const outPaint = makePaint(useColor(process.stdout));
+    const summary = renderSummary(outcome.experiments, outcome.plan.targets, loaded.graph, loaded.workspace.root, dataDir, outPaint);
+    if (summary) process.stdout.write("\n" + summary + "\n");
     const verdict = outcome.ok ? outPaint("green", "done") : outPaint("red", "build failed");
-    process.stdout.write(`\n${verdict}: ${parts.join(", ")} in ${seconds(performance.now() - started)}${outcome.lockWritten ? `; ${LOCK_FILE} updated` : ""}\n`);
+    const log = reporting.logWorthShowing();
+    process.stdout.write(`\n${verdict}: ${tally}\n` + (log ? outPaint("dim", `log: ${log}`) + "\n" : ""));
     return outcome.ok ? EXIT.ok : EXIT.failed;
   } finally {
+    reporting.close();
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
   }
@@ -207,15 +211,18 @@ export async function gcCommand(flags: { cwd: string; dryRun?: boolean; json?: b
 
 /** `crystallize verify`: rerun ignoring the cache and compare every output with the lock. */
 export async function verifyCommand(targets: string[], flags: { cwd: string; jobs?: number; json?: boolean }): Promise<number> {
-  const err = process.stderr;
-  const paint = makePaint(useColor(err));
   const loaded = await openWorkspace(flags.cwd);
+  const reporting = startReporting(loaded.workspace.root, "verify");
   const controller = new AbortController();
-  const onSignal = () => controller.abort();
+  const onSignal = () => {
+    reporting.interrupt("interrupted: stopping workers");
+    controller.abort();
+  };
   process.once("SIGINT", onSignal);
   try {
-    const outcome = await verifyWorkspace(loaded, { targets, jobs: flags.jobs, events: new ConsoleReporter(err, paint), signal: controller.signal, onWait: (m) => err.write(m + "\n") });
+    const outcome = await verifyWorkspace(loaded, { targets, jobs: flags.jobs, events: reporting.events, signal: controller.signal, onWait: (m) => reporting.note(m) });
     if (outcome.interrupted) return EXIT.interrupted;
+    reporting.close(`${outcome.ok ? "reproduced" : "not reproducible"}: ${outcome.mismatches.length} mismatches`);
     if (flags.json) {
       printJson({ command: "verify", ok: outcome.ok, verified: outcome.verified, mismatches: outcome.mismatches, failed: outcome.experiments.filter((e) => e.status === "failed" || e.status === "skipped").map((e) => e.name) });
       return outcome.ok ? EXIT.ok : EXIT.failed;
@@ -228,9 +235,12 @@ export async function verifyCommand(targets: string[], flags: { cwd: string; job
     lines.push(outcome.ok
       ? `${out("green", "reproduced")}: ${outcome.verified.length} experiment${outcome.verified.length === 1 ? "" : "s"} rebuilt to the locked outputs, byte for byte`
       : `${out("red", "not reproducible")}: ${files} output${files === 1 ? "" : "s"} differ${files === 1 ? "s" : ""} from ${LOCK_FILE}; nothing was changed`);
+    const log = reporting.logWorthShowing();
+    if (log) lines.push(out("dim", `log: ${log}`));
     process.stdout.write(lines.join("\n") + "\n");
     return outcome.ok ? EXIT.ok : EXIT.failed;
   } finally {
+    reporting.close();
     process.off("SIGINT", onSignal);
   }
 }

@@ -2,9 +2,13 @@ import { styleText } from "node:util";
 
 type Style = Parameters<typeof styleText>[0];
 
-/** Colour only for a terminal, never under CI or NO_COLOR: CI logs stay plain text. */
-export function useColor(stream: NodeJS.WriteStream): boolean {
-  return Boolean(stream.isTTY) && !process.env.NO_COLOR && !process.env.CI && process.env.TERM !== "dumb";
+/**
+ * Colour only for a terminal, never under CI or NO_COLOR: CI logs stay plain text. A terminal
+ * that reports no width (a pty made by `script`) is taken for a log too: it gets no live
+ * progress, so it gets no escape codes at all.
+ */
+export function useColor(stream: NodeJS.WriteStream, env: NodeJS.ProcessEnv = process.env): boolean {
+  return Boolean(stream.isTTY) && (stream.columns ?? 0) > 0 && !env.NO_COLOR && !env.CI && env.TERM !== "dumb";
 }
 
 export function makePaint(enabled: boolean) {

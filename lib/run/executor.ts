@@ -12,7 +12,7 @@ import type { UnitSpec, UserError } from "../runtime/protocol.js";
 import type { Store, StoredOutput, UnitRecord } from "../store/store.js";
 import type { ViewState } from "../store/views.js";
 import { settleVersion } from "../store/versions.js";
-import { WorkerPool, type UnitOutcome } from "./pool.js";
+import { WorkerPool, type PoolEvents, type UnitOutcome } from "./pool.js";
 import { PythonPool } from "./python-pool.js";
 import { unitSpec } from "./spec.js";
 
@@ -47,13 +47,21 @@ export interface ExperimentResult {
   hypotheses?: SettledHypotheses;
 }
 
+/** Which unit of an experiment: what its log lines and progress are attributed to. */
+export interface UnitLabel {
+  condition: string;
+  replicate: number;
+}
+
 /** What the executor tells the reporter, as it happens. */
 export interface ExecutionEvents {
   /** The first unit of an experiment that is not in the store starts running. */
   experimentStarted(name: string, units: number): void;
+  /** A worker received the unit: it runs from now on (store hits never start). */
+  unitStarted(name: string, unit: UnitLabel): void;
   unitFinished(name: string, unit: UnitResult, done: number, total: number): void;
   experimentFinished(result: ExperimentResult): void;
-  log(experiment: string, line: string): void;
+  log(experiment: string, line: string, unit?: UnitLabel): void;
   warn(experiment: string, message: string): void;
 }
 
@@ -136,26 +144,28 @@ export class Executor {
   private unitCounter = 0;
   /** Hypothesis evaluations under way: they do not hold up dependents, only the end of run(). */
   private readonly verdicts = new Map<string, Promise<SettledHypotheses | undefined>>();
-  private readonly unitExperiment = new Map<string, string>();
+  /** Verifier and loader calls: the experiment each runs for, to label its log lines. */
+  private readonly requestExperiment = new Map<string, string>();
+  private readonly unitById = new Map<string, Unit>();
   private onIdle: () => void = () => {};
   /** When the first unit reached a worker: what comes before is start-up, not scheduling. */
   firstUnitAt?: number;
 
   constructor(private readonly o: ExecuteOptions) {
     this.staging = join(o.store.dataDir, ".tmp", o.tag);
-    this.pool = new WorkerPool(
-      {
-        onLog: (id, line) => o.events.log(this.unitExperiment.get(id) ?? "?", line),
-        onStart: () => (this.firstUnitAt ??= performance.now()),
+    const events: PoolEvents = {
+      onLog: (id, line) => {
+        const unit = this.unitById.get(id);
+        o.events.log(unit?.experiment ?? this.requestExperiment.get(id) ?? "?", line, unit && { condition: unit.condition.name, replicate: unit.replicate });
       },
-      o.root,
-      o.workerMemoryMb,
-    );
-    this.pythonPool = new PythonPool(
-      { onLog: (id, line) => o.events.log(this.unitExperiment.get(id) ?? "?", line), onStart: () => (this.firstUnitAt ??= performance.now()) },
-      o.root,
-      o.jobs,
-    );
+      onStart: (id) => {
+        this.firstUnitAt ??= performance.now();
+        const unit = this.unitById.get(id);
+        if (unit) o.events.unitStarted(unit.experiment, { condition: unit.condition.name, replicate: unit.replicate });
+      },
+    };
+    this.pool = new WorkerPool(events, o.root, o.workerMemoryMb);
+    this.pythonPool = new PythonPool(events, o.root, o.jobs);
   }
 
   async run(): Promise<ExperimentResult[]> {
@@ -193,7 +203,7 @@ export class Executor {
       if (this.results.has(name) || !this.running.has(name)) continue;
       this.cancelled.add(name);
       for (let i = this.ready.length - 1; i >= 0; i--) if (this.ready[i].exp.plan.name === name) this.ready.splice(i, 1);
-      for (const [id, exp] of this.unitExperiment) if (exp === name) ids.add(id);
+      for (const [id, unit] of this.unitById) if (unit.experiment === name) ids.add(id);
     }
     this.pool.kill(ids);
     this.pythonPool.kill(ids);
@@ -342,7 +352,7 @@ export class Executor {
       this.pool.warm(Math.min(this.o.jobs, this.unsettledUnits()));
     }
     const id = `u${++this.unitCounter}`;
-    this.unitExperiment.set(id, exp.plan.name);
+    this.unitById.set(id, unit);
     for (const read of unit.reads) {
       if (read.fallback && unit.replicate === 0) {
         this.o.events.warn(exp.plan.name, `condition "${unit.condition.name}": ${read.experiment} has no active "${unit.condition.name}", reading its baseline for ${read.alias}`);
@@ -412,7 +422,7 @@ export class Executor {
       if (s.kind !== "ref" || !s.loader || s.loader.module.endsWith(".py") === (interpreter !== undefined)) continue;
       const read = unit.reads.find((r) => r.alias === s.alias)!;
       const request = { id: `l${++this.unitCounter}`, dir: join(this.o.root, this.o.graph.node(read.experiment).config.dir), fn: s.loader, path: s.path };
-      this.unitExperiment.set(request.id, unit.experiment);
+      this.requestExperiment.set(request.id, unit.experiment);
       const upstream = this.o.interpreterOf(read.experiment);
       const loaded = upstream === undefined ? await this.pool.load(request) : await this.pythonPool.load(request, upstream);
       if (loaded.status === "failed") {
@@ -476,7 +486,7 @@ export class Executor {
         stopped: () => this.aborted,
         runCustom: async (name, baseline, treatment, params) => {
           const id = `h${++this.unitCounter}`;
-          this.unitExperiment.set(id, plan.name);
+          this.requestExperiment.set(id, plan.name);
           const fn = { module: join(this.o.root, cfg.modules.verifiers!), name };
           const request = { id, dir: join(this.o.root, cfg.dir), fn, baseline, treatment, params };
           const interpreter = this.o.interpreterOf(plan.name);

@@ -141,6 +141,31 @@ async function load(request: LoadRequest): Promise<unknown> {
   return JSON.parse(json);
 }
 
+/**
+ * What a unit prints from JavaScript goes to the CLI over the IPC channel, in order with the
+ * unit's end: through the stdout pipe, its last lines could arrive after the end and be lost.
+ * Output of native code and of child processes still takes the pipe. Returns a flush for the
+ * unfinished last line.
+ */
+function captureLines(stream: NodeJS.WriteStream): () => void {
+  const write = stream.write.bind(stream) as (...args: unknown[]) => boolean;
+  let partial = "";
+  stream.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+    if (current === undefined) return write(chunk, ...rest);
+    const lines = (partial + (typeof chunk === "string" ? chunk : Buffer.from(chunk).toString())).split("\n");
+    partial = lines.pop()!;
+    for (const line of lines) send({ type: "log", id: current, line });
+    const callback = rest.find((r) => typeof r === "function") as (() => void) | undefined;
+    if (callback) process.nextTick(callback);
+    return true;
+  }) as typeof stream.write;
+  return () => {
+    if (partial && current !== undefined) send({ type: "log", id: current, line: partial });
+    partial = "";
+  };
+}
+const flushOutput = [captureLines(process.stdout), captureLines(process.stderr)];
+
 process.on("message", async (msg: ToWorker) => {
   if (msg.type === "load") {
     current = msg.request.id;
@@ -170,8 +195,10 @@ process.on("message", async (msg: ToWorker) => {
   current = msg.unit.id;
   try {
     const metrics = await runUnit(msg.unit);
+    for (const flush of flushOutput) flush();
     send({ type: "done", id: msg.unit.id, metrics, durationMs: performance.now() - started });
   } catch (err) {
+    for (const flush of flushOutput) flush();
     send({ type: "failed", id: msg.unit.id, error: userError(err), durationMs: performance.now() - started });
   } finally {
     current = undefined;
