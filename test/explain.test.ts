@@ -735,7 +735,7 @@ flags("build --json: built then cached, outputs digests equal the lock's", async
     const e = first.exps[name];
     assert.equal(
       Object.keys(e).sort(),
-      ["durationMs", "errors", "name", "outputs", "skippedBecause", "status", "units", "version"],
+      ["durationMs", "errors", "hypotheses", "name", "outputs", "skippedBecause", "status", "units", "version"],
       `${name}: fields`,
     );
     assert.is(e.status, "built", name);
