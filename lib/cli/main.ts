@@ -4,6 +4,7 @@ import { GRAPH_FORMATS } from "../report/graph-format.js";
 import { buildCommand, checkCommand, EXIT, gcCommand, graphCommand, statusCommand, verifyCommand } from "./commands.js";
 import { hookCommand } from "./hook.js";
 import { listCommand } from "./list.js";
+import type { NewFlags } from "./new.js";
 import { showCommand } from "./show.js";
 import { treatmentsCommand } from "./treatments.js";
 import { formatForTerminal } from "./errors.js";
@@ -14,7 +15,7 @@ async function watch(targets: string[], flags: { cwd: string; jobs?: number }, a
 }
 
 /** The scaffold and its prompts load only for `new`. */
-async function scaffold(name: string | undefined, flags: { cwd: string; with?: string; example?: boolean; use?: string[] }): Promise<number> {
+async function scaffold(name: string | undefined, flags: NewFlags): Promise<number> {
   return (await import("./new.js")).newCommand(name, flags);
 }
 
@@ -127,9 +128,13 @@ function program(setExit: (code: Promise<number>) => void, argv: string[]): Comm
     .description("create an experiment folder with config.yaml and code modules (asks, when run bare in a terminal)")
     .argument("[name]", "experiment name: lowercase letters, digits, _ and -")
     .option("--with <files>", "modules to create, comma-separated: datasources,steps,outputs,verifiers (default: datasources,steps)")
+    .option("--lang <language>", "language of the modules: ts or python (default: ts)")
+    .option("--python", "same as --lang python: datasources.py, steps.py, ...")
     .option("--example", "put runnable starter code in each module")
     .option("--use <experiment#output>", "read another experiment's output as a data source (repeatable)", collect)
-    .action((name: string | undefined, o) => setExit(scaffold(name, { with: o.with, example: o.example, use: o.use, cwd: cwd() })));
+    .action((name: string | undefined, o) =>
+      setExit(scaffold(name, { with: o.with, lang: o.lang, python: o.python, example: o.example, use: o.use, cwd: cwd() })),
+    );
 
   cmd
     .command("gc")

@@ -1,12 +1,13 @@
 import { MODULE_ROLES, type ModuleRole } from "../config/types.js";
 import { CrystallizeError } from "../errors/error.js";
-import type { ScaffoldSpec, UpstreamUse } from "../scaffold/templates.js";
-import { checkName, DEFAULT_FILES, parseFiles, resolveUses, shown, type Inventory } from "../scaffold/choices.js";
+import { agreedLanguage, checkName, DEFAULT_FILES, languageNamed, parseFiles, resolveUses, shown, usualLanguage, type Inventory } from "../scaffold/choices.js";
+import { EXTENSION, type Language, type ScaffoldSpec, type UpstreamUse } from "../scaffold/spec.js";
 import type { Prompter } from "./prompt.js";
 
 /** What flags already answered; those questions are not asked. */
 export interface Given {
   files?: ModuleRole[];
+  language?: Language;
   example?: boolean;
   uses?: UpstreamUse[];
 }
@@ -14,21 +15,23 @@ export interface Given {
 /**
  * The questions of `crystallize new` in a terminal, in the order of the 0.x create screen:
  * name, files, example code, upstream outputs. Each answer goes through the same checks as the
- * flags, and a bad one is asked again.
+ * flags, and a bad one is asked again. The language is part of the files question, whose list
+ * shows the default's extensions: one more word switches it, so the default costs no keystroke.
  */
 export async function askSpec(p: Prompter, inv: Inventory, given: Given): Promise<ScaffoldSpec> {
   p.say(`New experiment in ${shown(inv.experimentsDir)}/ (Ctrl-C to cancel)`);
   const name = await p.ask("Name (lowercase letters, digits, _ and -): ", (answer) => checkName(answer, inv));
 
   let files = given.files;
+  let language = given.language;
   if (files === undefined) {
-    p.say("Files: " + MODULE_ROLES.map((r, i) => `${i + 1}) ${r}.ts`).join("  "));
+    const shownLanguage = language ?? usualLanguage(inv);
+    p.say("Files: " + MODULE_ROLES.map((r, i) => `${i + 1}) ${r}.${EXTENSION[shownLanguage]}`).join("  "));
     const fallback = DEFAULT_FILES.map((r) => MODULE_ROLES.indexOf(r) + 1).join(",");
-    files = await p.ask(`Which files? Numbers or names [${fallback}], "none" for config.yaml only: `, (answer) => {
-      if (answer === "") return DEFAULT_FILES;
-      if (answer === "none") return [];
-      return parseFiles(answer.replace(/\d+/g, (n) => MODULE_ROLES[Number(n) - 1] ?? n));
-    });
+    const switchTo = language ? "" : shownLanguage === "ts" ? `; add "py" for Python` : `; add "ts" for TypeScript`;
+    ({ files, language } = await p.ask(`Which files? Numbers or names [${fallback}], "none" for config.yaml only${switchTo}: `, (answer) =>
+      filesAnswer(answer, language, shownLanguage),
+    ));
   }
 
   const example = given.example ?? (await p.ask("Add runnable example code? [y/N]: ", yesNo));
@@ -44,7 +47,21 @@ export async function askSpec(p: Prompter, inv: Inventory, given: Given): Promis
       uses = await p.ask("Use which? Numbers, comma-separated [none]: ", (answer) => resolveUses(pick(answer, candidates), inv));
     }
   }
-  return { name, files, example, uses: uses ?? [] };
+  return { name, language: language ?? "ts", files, example, uses: uses ?? [] };
+}
+
+/** `2 outputs`, `1,2 py`, `none`, `steps.py`, or nothing for the defaults. */
+function filesAnswer(answer: string, given: Language | undefined, fallback: Language): { files: ModuleRole[]; language: Language } {
+  const words = answer.split(/[\s,]+/).filter(Boolean);
+  const named = words.filter((w) => languageNamed(w));
+  const rest = words.filter((w) => !languageNamed(w)).join(",");
+  const parsed: { files: ModuleRole[]; language?: Language } = rest === "" ? { files: DEFAULT_FILES } : rest === "none" ? { files: [] } : parseFiles(rest.replace(/\d+/g, (n) => MODULE_ROLES[Number(n) - 1] ?? n));
+  const language = agreedLanguage([
+    ["the command line", given],
+    ...named.map((w): [string, Language | undefined] => [`"${w}"`, languageNamed(w)]),
+    ["a file extension", parsed.language],
+  ]);
+  return { files: parsed.files, language: language ?? fallback };
 }
 
 function yesNo(answer: string): boolean {

@@ -2,8 +2,8 @@ import { existsSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import { MODULE_ROLES, type ModuleRole } from "../config/types.js";
 import { AggregateConfigError, CrystallizeError, didYouMean } from "../errors/error.js";
-import { findRoot, loadSettings, loadWorkspace, toPosix } from "../workspace/workspace.js";
-import type { UpstreamUse } from "./templates.js";
+import { findRoot, languageOf, loadSettings, loadWorkspace, toPosix } from "../workspace/workspace.js";
+import type { Language, UpstreamUse } from "./spec.js";
 import { exists } from "./write.js";
 
 /**
@@ -17,7 +17,7 @@ export interface Inventory {
   experimentsDir: string;
   /** Folders a new experiment may not take: discovery skips them. */
   reserved: Set<string>;
-  experiments: Array<{ name: string; folderId: string; configFile: string; outputs: string[] }>;
+  experiments: Array<{ name: string; folderId: string; configFile: string; outputs: string[]; language: Language }>;
   /** A broken config elsewhere: a new experiment can still be created, but `--use` cannot be checked. */
   unreadable?: CrystallizeError | AggregateConfigError;
   /** No workspace was found: `experiments/` is created in the current folder. */
@@ -41,7 +41,7 @@ export async function inventory(cwd: string): Promise<Inventory> {
   const inv: Inventory = { experimentsDir, reserved: new Set([join(root, settings.data)]), experiments: [], fresh: false };
   try {
     const ws = await loadWorkspace(root);
-    inv.experiments = ws.experiments.map((e) => ({ name: e.name, folderId: e.folderId, configFile: e.configFile, outputs: e.outputs.map((o) => o.alias) }));
+    inv.experiments = ws.experiments.map((e) => ({ name: e.name, folderId: e.folderId, configFile: e.configFile, outputs: e.outputs.map((o) => o.alias), language: languageOf(e) === "python" ? "python" : "ts" }));
   } catch (err) {
     if (err instanceof CrystallizeError && err.code === "NO_WORKSPACE") return inv;
     if (err instanceof CrystallizeError || err instanceof AggregateConfigError) inv.unreadable = err;
@@ -68,18 +68,64 @@ export function checkName(name: string, inv: Inventory): string {
   return name;
 }
 
-/** `datasources,steps` (names, optionally with an extension) -> roles, in the canonical order. */
-export function parseFiles(text: string): ModuleRole[] {
+/** The names `--lang` and the prompt accept for each language. */
+const LANGUAGE_NAMES: Record<string, Language> = { ts: "ts", typescript: "ts", python: "python", py: "python" };
+
+/** A word naming a language (`py`, `Python`, `ts`), else undefined. */
+export function languageNamed(word: string): Language | undefined {
+  return LANGUAGE_NAMES[word.toLowerCase()];
+}
+
+/** `--lang` text -> a language. */
+export function parseLanguage(text: string): Language {
+  const language = languageNamed(text);
+  if (language) return language;
+  const guess = didYouMean(text.toLowerCase(), Object.keys(LANGUAGE_NAMES));
+  throw new CrystallizeError("USAGE", `unknown language "${text}"`, {
+    hint: guess ? `did you mean \`--lang ${guess}\`?` : "use `--lang ts` (the default) or `--lang python` (same as `--python`)",
+  });
+}
+
+/** The language that every answer naming one agrees on; undefined when none names one. */
+export function agreedLanguage(answers: Array<[where: string, language: Language | undefined]>): Language | undefined {
+  const named = answers.filter((a): a is [string, Language] => a[1] !== undefined);
+  const other = named.find(([, l]) => l !== named[0][1]);
+  if (other) {
+    const name = (l: Language) => (l === "python" ? "Python" : "TypeScript");
+    throw new CrystallizeError("USAGE", `${named[0][0]} says ${name(named[0][1])} but ${other[0]} says ${name(other[1])}`, {
+      hint: "an experiment's modules are all in one language",
+    });
+  }
+  return named[0]?.[1];
+}
+
+/**
+ * The language a new experiment gets when nothing says which: Python when most of the
+ * workspace's experiments are Python. Only the prompt uses it, where the choice is shown;
+ * flags keep TypeScript, so a command gives the same files in every workspace.
+ */
+export function usualLanguage(inv: Inventory): Language {
+  const python = inv.experiments.filter((e) => e.language === "python").length;
+  return python * 2 > inv.experiments.length ? "python" : "ts";
+}
+
+/**
+ * `datasources,steps` (names, optionally with an extension) -> roles, in the canonical order.
+ * Extensions also say the language (`steps.py`), which must then be the same for every file.
+ */
+export function parseFiles(text: string): { files: ModuleRole[]; language?: Language } {
   const chosen = new Set<string>();
+  const languages: Array<[string, Language]> = [];
   for (const word of text.split(/[\s,]+/).filter(Boolean)) {
-    const role = word.replace(/\.(ts|mts|js|mjs)$/, "");
+    const [, role, ext] = /^(.*?)(?:\.(ts|mts|js|mjs|py))?$/.exec(word)!;
     if (!(MODULE_ROLES as readonly string[]).includes(role)) {
       const guess = didYouMean(role, MODULE_ROLES);
       throw new CrystallizeError("USAGE", `unknown file "${word}"`, { hint: guess ? `did you mean \`${guess}\`?` : `choose from ${MODULE_ROLES.join(", ")}` });
     }
     chosen.add(role);
+    if (ext) languages.push([word, ext === "py" ? "python" : "ts"]);
   }
-  return MODULE_ROLES.filter((r) => chosen.has(r));
+  return { files: MODULE_ROLES.filter((r) => chosen.has(r)), language: agreedLanguage(languages) };
 }
 
 /** Checks each `experiment#output` against the workspace and gives it a datasource alias. */

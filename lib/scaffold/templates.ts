@@ -1,34 +1,20 @@
 import type { ModuleRole } from "../config/types.js";
-
-/** Another experiment's output that the new experiment reads: `datasource: {alias: experiment#output}`. */
-export interface UpstreamUse {
-  experiment: string;
-  output: string;
-  alias: string;
-}
-
-/** Everything `crystallize new` decided: the templates are a pure function of it. */
-export interface ScaffoldSpec {
-  name: string;
-  files: ModuleRole[];
-  example: boolean;
-  uses: UpstreamUse[];
-}
+import { PYTHON_MODULES } from "./python-templates.js";
+import { exampleOutput, fileOf, has, type ScaffoldSpec } from "./spec.js";
 
 /** The files of a new experiment folder, by name, in the order they are listed to the user. */
 export function renderScaffold(spec: ScaffoldSpec): Array<[string, string]> {
+  const modules = spec.language === "python" ? PYTHON_MODULES : TS_MODULES;
   const files: Array<[string, string]> = [["config.yaml", configYaml(spec)]];
-  for (const role of spec.files) files.push([`${role}.ts`, MODULES[role](spec)]);
+  for (const role of spec.files) files.push([fileOf(spec, role), modules[role](spec)]);
   return files;
 }
 
-const has = (spec: ScaffoldSpec, role: ModuleRole) => spec.files.includes(role);
+const python = (spec: ScaffoldSpec) => spec.language === "python";
 
-/**
- * The example wires every chosen file into one run that records a metric. A declared output
- * must be written by a step, so the example declares one only when there is a step to write it.
- */
-const exampleOutput = (spec: ScaffoldSpec) => spec.example && has(spec, "steps") && has(spec, "outputs");
+/** How a config comment points at a module's function: TypeScript exports it, Python defines it. */
+const fnOf = (spec: ScaffoldSpec, role: ModuleRole) => `${python(spec) ? "a function defined in" : "an export of"} ${fileOf(spec, role)}`;
+const fnsOf = (spec: ScaffoldSpec, role: ModuleRole) => `${python(spec) ? "functions defined in" : "exports of"} ${fileOf(spec, role)}`;
 
 function configYaml(spec: ScaffoldSpec): string {
   const lines = [
@@ -48,58 +34,52 @@ function datasourceSection(spec: ScaffoldSpec): string[] {
   if (spec.uses.length === 0 && !local) {
     return [
       "# Without `datasource:`, the first step receives the value of the one function that",
-      "# datasources.ts exports. To name sources, or to read another experiment's output:",
+      `# ${fileOf(spec, "datasources")} ${python(spec) ? "defines" : "exports"}. To name sources, or to read another experiment's output:`,
       "# datasource:",
-      "#   numbers: numbers                   # an export of datasources.ts",
+      `#   numbers: numbers                   # ${fnOf(spec, "datasources")}`,
       "#   producer_summary: producer#summary # output `summary` of experiment `producer`",
     ];
   }
-  const lines = ["# The first step receives an object with one entry per alias."];
+  const lines = [`# The first step receives ${python(spec) ? "a dict" : "an object"} with one entry per alias.`];
   if (spec.uses.length > 0) lines.push("# `experiment#output` values arrive through that output's loader; they are built first.");
   lines.push("datasource:");
-  if (local) lines.push("  numbers: numbers # an export of datasources.ts");
+  if (local) lines.push(`  numbers: numbers # ${fnOf(spec, "datasources")}`);
   for (const u of spec.uses) lines.push(`  ${u.alias}: ${u.experiment}#${u.output}`);
   return lines;
 }
 
 function stepsSection(spec: ScaffoldSpec): string[] {
-  if (spec.example && has(spec, "steps")) {
-    return ["# Exports of steps.ts, run in order; `{name: {kwarg: value}}` passes ctx.params.", "steps:", "  - summarize: {factor: 1}"];
-  }
-  return [
-    "# Exports of steps.ts, run in order; `{name: {kwarg: value}}` passes ctx.params:",
-    "# steps:",
-    "#   - produce_summary",
-    "#   - scale: {factor: 2}",
-  ];
+  const intro = python(spec)
+    ? "# Steps, each a function defined in steps.py, run in order; `{name: {kwarg: value}}` passes parameters by name"
+    : "# Exports of steps.ts, run in order; `{name: {kwarg: value}}` passes ctx.params";
+  if (spec.example && has(spec, "steps")) return [`${intro}.`, "steps:", "  - summarize: {factor: 1}"];
+  return [`${intro}:`, "# steps:", "#   - produce_summary", "#   - scale: {factor: 2}"];
 }
 
 function outputsSection(spec: ScaffoldSpec): string[] {
   if (exampleOutput(spec)) {
+    const intro = python(spec)
+      ? ["# Files a step writes with `result.write(value)`, through a parameter named after the", `# alias (\`result: Artifact\`). Other experiments read them as \`${spec.name}#result\`, through the loader.`]
+      : ["# Files a step writes with ctx.outputs.<alias>.write(value). Other experiments read them", `# as \`${spec.name}#result\`, through the loader.`];
     return [
-      "# Files a step writes with ctx.outputs.<alias>.write(value). Other experiments read them",
-      `# as \`${spec.name}#result\`, through the loader.`,
+      ...intro,
       "outputs:",
       "  result:",
       "    file_name: result.json",
-      "    writer: dump_json # an export of outputs.ts: value -> string or bytes",
-      "    loader: load_json # an export of outputs.ts: file path -> value",
+      `    writer: dump_json # ${fnOf(spec, "outputs")}: value -> ${python(spec) ? "bytes or str" : "string or bytes"}`,
+      `    loader: load_json # ${fnOf(spec, "outputs")}: ${python(spec) ? "pathlib.Path" : "file path"} -> value`,
     ];
   }
-  const where = has(spec, "outputs") ? "outputs.ts" : "outputs.ts (create it)";
-  return [
-    "# Files a step writes with ctx.outputs.<alias>.write(value); writer and loader are",
-    `# exports of ${where}, file_name defaults to the alias:`,
-    "# outputs:",
-    "#   summary:",
-    "#     file_name: summary.json",
-    "#     writer: dump_json",
-    "#     loader: load_json",
-  ];
+  const where = `${fnsOf(spec, "outputs")}${has(spec, "outputs") ? "" : " (create it)"}`;
+  const intro = python(spec)
+    ? ["# Files a step writes through a parameter named after the alias (`summary: Artifact`,", `# then \`summary.write(value)\`); writer and loader are ${where},`, "# file_name defaults to the alias:"]
+    : ["# Files a step writes with ctx.outputs.<alias>.write(value); writer and loader are", `# ${where}, file_name defaults to the alias:`];
+  return [...intro, "# outputs:", "#   summary:", "#     file_name: summary.json", "#     writer: dump_json", "#     loader: load_json"];
 }
 
 function treatmentsSection(spec: ScaffoldSpec): string[] {
-  const intro = "# Conditions to compare; each one's values are merged over the baseline's and read with ctx.get().";
+  const read = python(spec) ? "fill step parameters by name" : "read with ctx.get()";
+  const intro = `# Conditions to compare; each one's values are merged over the baseline's and ${read}.`;
   if (spec.example && has(spec, "steps")) return [intro, "treatments:", "  baseline: {}", "  doubled: {factor: 2}"];
   return [intro, "# treatments:", "#   baseline: {}", "#   doubled: {factor: 2}"];
 }
@@ -109,7 +89,7 @@ function hypothesesSection(spec: ScaffoldSpec): string[] {
   return [
     "# A hypothesis compares each treatment with the baseline on metrics; it needs at least",
     "# one treatment besides the baseline. The verifier is built in (welch_t_test,",
-    "# mann_whitney_u, bootstrap_mean_diff) or an export of verifiers.ts:",
+    `# mann_whitney_u, bootstrap_mean_diff) or ${fnOf(spec, "verifiers")}:`,
     "# hypotheses:",
     `#   - name: ${spec.example ? "doubling_changes_mean" : "better_than_baseline"}`,
     `#     verifier: ${spec.example ? "permutation_test" : "welch_t_test"}`,
@@ -117,7 +97,7 @@ function hypothesesSection(spec: ScaffoldSpec): string[] {
   ];
 }
 
-const MODULES: Record<ModuleRole, (spec: ScaffoldSpec) => string> = {
+const TS_MODULES: Record<ModuleRole, (spec: ScaffoldSpec) => string> = {
   datasources: (spec) =>
     spec.example
       ? `import { dataSource } from "crystallize";
