@@ -38,6 +38,9 @@ function run(args: string[], cwd: string, env: Record<string, string> = {}, limi
   });
 }
 
+/** Lines of plain progress output without their `HH:MM:SS ` timestamps. */
+const logLines = (stderr: string) => stderr.split("\n").map((l) => l.replace(/^\d\d:\d\d:\d\d /, ""));
+
 /** The highest version folder of an experiment: the one the last build produced or pointed at. */
 function latest(ws: string, exp: string): number {
   return Math.max(...readdirSync(join(ws, "data", exp)).filter((d) => /^v\d+$/.test(d)).map((d) => Number(d.slice(1))));
@@ -277,7 +280,7 @@ test("worker: print() and os.write(1) appear as [exp] lines and do not break the
   const { ws, r } = await api();
   assert.is(r.code, 0, r.output);
   for (const line of ["hello from print", "raw write to fd 1", "to stderr", "last words without a newline"]) {
-    assert.ok(r.stderr.split("\n").includes(`[noisy] ${line}`), `missing "[noisy] ${line}" in:\n${r.stderr}`);
+    assert.ok(logLines(r.stderr).includes(`[noisy] ${line}`), `missing "[noisy] ${line}" in:\n${r.stderr}`);
   }
   assert.equal(results(ws, "noisy").metrics.after, [1], "a printed protocol-looking line is only a log line");
 });
@@ -345,7 +348,7 @@ test("a worker that dies while starting fails the unit with a crash message, not
   const ws = makeWorkspace({ "experiments/e/config.yaml": "steps: [s]\n", "experiments/e/steps.py": "def s(data):\n    return data\n" });
   const r = await run(["build"], ws, { PYTHONPATH: site });
   assert.is(r.code, 1, r.output);
-  assert.ok(r.stderr.split("\n").includes("[e] dying at start-up"), r.output);
+  assert.ok(logLines(r.stderr).includes("[e] dying at start-up"), r.output);
   assert.match(r.output, /the worker process exited with code \d+/);
   assert.not.match(r.output, /could not store the result|Cannot set properties|internal error/);
 });
@@ -508,6 +511,67 @@ test("mixed: TypeScript producer -> Python consumer, through the producer's writ
   const { ws, r } = await mixed();
   assert.not.match(r.output, /pycons[^\n]*failed/, r.output);
   assert.equal(results(ws, "pycons").metrics.total, [8]);
+});
+
+test("watch: editing a Python step rebuilds that experiment and its consumers, nothing else", async () => {
+  const ws = copyFixture("tutorial-python");
+  assert.is((await run(["build", "consumer"], ws)).code, 0);
+  const child = spawn(process.execPath, [BIN, "watch"], { cwd: ws, env: { ...process.env, CI: "true", NO_COLOR: "1", ...FAST }, stdio: ["ignore", "pipe", "pipe"] });
+  let err = "";
+  child.stderr!.on("data", (d) => (err += d));
+  try {
+    const cycles = () => (err.match(/watching for changes/g) ?? []).length;
+    await waitFor(() => cycles() >= 1, 60_000);
+    const steps = join(ws, "experiments/producer/steps.py");
+    writeFileSync(steps, readFileSync(steps, "utf8").replace('sum(data["numbers"])', 'sum(data["numbers"]) * 2'));
+    await waitFor(() => cycles() >= 2, 60_000);
+    assert.match(err, /change experiments\/producer\/steps\.py/, err);
+    assert.match(err, /2 built/, err);
+    assert.equal(readJson(join(ws, "data/producer", `v${latest(ws, "producer")}`, "replicate_0/baseline/summary.json")), { total: 12 });
+    assert.equal(results(ws, "consumer").metrics.total_from_producer, [12]);
+  } finally {
+    child.kill("SIGINT");
+    await new Promise((r) => child.once("exit", r));
+  }
+});
+
+test("hypotheses: a Python verifier gets the metric samples and params; one that raises fails only its hypothesis", async () => {
+  const ws = makeWorkspace({
+    "experiments/h/config.yaml": [
+      "replicates: 3",
+      "steps: [measure]",
+      "treatments:",
+      "  better: {delta: 1}",
+      "hypotheses:",
+      "  - {name: mine, verifier: compare, metrics: [score], params: {alpha: 0.2}}",
+      "  - {name: broken, verifier: boom, metrics: [score]}",
+      "  - {name: welch, verifier: welch_t_test, metrics: [score]}",
+      "",
+    ].join("\n"),
+    "experiments/h/datasources.py": "from crystallize import data_source\n\n@data_source\ndef src(ctx):\n    return 0\n",
+    "experiments/h/steps.py": "from crystallize import pipeline_step\n\n@pipeline_step()\ndef measure(data, replicate, delta=0):\n    return data, {\"score\": replicate + delta}\n",
+    "experiments/h/verifiers.py": [
+      "from crystallize import verifier",
+      "",
+      "@verifier",
+      "def compare(baseline, treatment, alpha=0.05):",
+      "    return {'p_value': 0.01, 'significant': True, 'alpha': alpha, 'seen': [baseline['score'], treatment['score']]}",
+      "",
+      "def boom(baseline, treatment):",
+      "    raise ValueError('no verdict')",
+      "",
+    ].join("\n"),
+  });
+  const r = await run(["build"], ws);
+  assert.is(r.code, 0, r.output);
+  const file = readJson(join(ws, "data/h/v0/hypotheses.json"));
+  const byName = Object.fromEntries(file.hypotheses.map((h: { name: string }) => [h.name, h]));
+  assert.equal(byName.mine.results.better.result, { p_value: 0.01, significant: true, alpha: 0.2, seen: [[0, 1, 2], [1, 2, 3]] });
+  assert.is(byName.mine.best, "better");
+  assert.is(byName.broken.results.better.ok, false);
+  assert.match(byName.broken.results.better.error, /ValueError: no verdict.*verifiers\.py:8/);
+  assert.is(byName.welch.results.better.ok, true, "the other hypotheses still have verdicts");
+  assert.match(r.output, /error: ValueError: no verdict/);
 });
 
 test.run();
