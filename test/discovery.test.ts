@@ -5,7 +5,7 @@ import * as assert from "uvu/assert";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { exists, makeWorkspace, runCli } from "./helpers.js";
+import { exists, makeWorkspace, readJson, REPO, runCli } from "./helpers.js";
 
 const STEP_S = `export const s = (data, ctx) => { ctx.metrics.add("m", 1); return data; };\n`;
 /** Writes output `o` and passes its input on. */
@@ -195,6 +195,13 @@ test("graph b shows b and its upstream only", async () => {
   assert.is(r.code, 0, r.output);
   const g = JSON.parse(r.stdout) as { nodes: Array<{ name: string }> };
   assert.equal(g.nodes.map((n) => n.name).sort(), ["a", "b"]);
+});
+
+test("--version prints the package's version, in any folder, workspace or not", async () => {
+  const pkg = readJson(join(REPO, "package.json"));
+  const r = await runCli(["--version"], mkdtempSync(join(tmpdir(), "cz-nows-")));
+  assert.is(r.code, 0, r.output);
+  assert.is(r.stdout.trim(), pkg.version);
 });
 
 test.run();

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { AggregateConfigError, CrystallizeError } from "../errors/error.js";
 import { GRAPH_FORMATS } from "../report/graph-format.js";
@@ -19,6 +20,15 @@ async function scaffold(name: string | undefined, flags: NewFlags): Promise<numb
   return (await import("./new.js")).newCommand(name, flags);
 }
 
+/** The package's version; the same relative path from the sources' and the bundle's folder. */
+function toolVersion(): string {
+  try {
+    return JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")).version;
+  } catch {
+    return "unknown";
+  }
+}
+
 function positiveInt(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError("expected a whole number >= 1");
@@ -32,6 +42,7 @@ function collect(value: string, previous: string[] = []): string[] {
 function program(setExit: (code: Promise<number>) => void, argv: string[]): Command {
   const cmd = new Command("crystallize")
     .description("Incremental build runner for graphs of experiments")
+    .version(toolVersion(), "-V, --version", "print the version of crystallize")
     .option("-C, --cwd <dir>", "run as if started in <dir>", process.cwd())
     .showSuggestionAfterError()
     .exitOverride()
