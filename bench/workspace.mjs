@@ -2,17 +2,9 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
-/** mulberry32: a fixed-seed generator so every run benchmarks the same graph. */
-export function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32 (the one experiments get as ctx.random): every run benchmarks the same graph. */
+import { seededRandom as rng } from "../dist/lib/runtime/random.js";
+export { rng };
 
 function write(dir, rel, text) {
   mkdirSync(join(dir, rel, ".."), { recursive: true });

@@ -10,7 +10,7 @@ export type UnitOutcome =
 export type VerifyOutcome = { status: "ok"; result: Record<string, unknown> } | { status: "failed"; error: UserError };
 
 /** A worker's answer to one request; a crash is reported as "failed". */
-type Reply = Extract<FromWorker, { type: "done" | "failed" | "verdict" | "loaded" }>;
+export type Reply = Extract<FromWorker, { type: "done" | "failed" | "verdict" | "loaded" }>;
 
 export type LoadOutcome = { status: "ok"; value: unknown } | { status: "failed"; error: UserError };
 
@@ -21,18 +21,21 @@ export interface PoolEvents {
   onStart?(unitId: string): void;
 }
 
+/** A request a worker is busy with, in either language's pool. */
+export interface Busy {
+  id: string;
+  /** What runs, for a crash message: "a step", "a verifier" or "a loader". */
+  what: string;
+  resolve(reply: Reply): void;
+  started: number;
+  /** The last lines of stderr, for the message when the worker crashes. */
+  stderrTail: string[];
+}
+
 interface Slot {
   child: ChildProcess;
   ready: Promise<void>;
-  busy?: {
-    id: string;
-    /** What runs, for a crash message: "a step" or "a verifier". */
-    what: string;
-    resolve(reply: Reply): void;
-    started: number;
-    stderrTail: string[];
-    dying?: boolean;
-  };
+  busy?: Busy & { dying?: boolean };
 }
 
 const WORKER = fileURLToPath(new URL("../runtime/worker.js", import.meta.url));

@@ -2,10 +2,8 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import type { FromWorker, LoadRequest, ToWorker, UnitSpec, VerifyRequest } from "../runtime/protocol.js";
-import { crashError, killGroup, type LoadOutcome, type PoolEvents, type UnitOutcome, type VerifyOutcome } from "./pool.js";
+import { crashError, killGroup, type Busy, type LoadOutcome, type PoolEvents, type Reply, type UnitOutcome, type VerifyOutcome } from "./pool.js";
 
-/** A worker's answer to one request; a crash is reported as "failed". */
-type Reply = Extract<FromWorker, { type: "done" | "failed" | "verdict" | "loaded" }>;
 
 const END_OF_LOG = "\0crystallize:end-of-log";
 const WORKER = fileURLToPath(new URL("../runtime/python/worker.py", import.meta.url));
@@ -15,13 +13,7 @@ interface Slot {
   /** The experiment folder this worker serves: its modules are imported by name, once. */
   dir: string;
   ready: Promise<void>;
-  busy?: {
-    id: string;
-    /** What runs, for a crash message: "a step" or "a verifier". */
-    what: string;
-    resolve(reply: Reply): void;
-    started: number;
-    stderrTail: string[];
+  busy?: Busy & {
     /** The worker's reply, held until the end of the unit's log has arrived on stderr too. */
     reply?: Reply;
     logEnded?: boolean;
