@@ -237,8 +237,13 @@ e2e("a custom TypeScript verifier gets the metric samples and params; cached bui
 e2e("editing only a hypothesis's params: no unit reruns, verdicts updated", async () => {
   const ws = workspace();
   const before = await buildJson(ws);
+  const showJson = async () => JSON.parse((await runCli(["show", "e", "--json"], ws)).stdout).current;
+  assert.is((await showJson()).hypothesesOutdated, false);
   writeFiles(ws, { "experiments/e/config.yaml": CONFIG("{scale: 10}") });
+  assert.is((await showJson()).hypothesesOutdated, true, "show says the verdicts predate the edit");
+  assert.match((await runCli(["show", "e"], ws)).stdout, /out of date: config\.yaml's hypotheses or the verifiers changed/);
   const after = await buildJson(ws);
+  assert.is((await showJson()).hypothesesOutdated, false, "the build recomputed them");
   assert.equal([after.status, after.units.ran], ["cached", 0]);
   assert.is(after.hypotheses.recomputed, true);
   const diff = (e: any) => e.hypotheses.verdicts.find((h: { name: string }) => h.name === "custom").results.fast.result.diff;

@@ -1,5 +1,6 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import type { Digest } from "../hash/digest.js";
 import type { LockFile } from "../lock/lockfile.js";
 import type { Assessment } from "../plan/assess.js";
 import type { Reason } from "../plan/reasons.js";
@@ -50,7 +51,10 @@ export async function currentVersion(dataDir: string, name: string, lock: LockFi
  * Status of the targets and their upstreams (every experiment when `targets` is empty), from
  * the same assessment as `status`: config, code and store lookups; no user code runs.
  */
-export async function experimentStatuses(loaded: LoadedWorkspace, targets: string[] = []): Promise<{ statuses: Map<string, StatusInfo>; lock: LockFile | undefined }> {
+export async function experimentStatuses(
+  loaded: LoadedWorkspace,
+  targets: string[] = [],
+): Promise<{ statuses: Map<string, StatusInfo>; lock: LockFile | undefined; hypotheses: ReadonlyMap<string, Digest> }> {
   const prepared = await prepareBuild(loaded, { targets });
   const assessments = await assessBuild(prepared);
   await prepared.statCache.save();
@@ -59,5 +63,5 @@ export async function experimentStatuses(loaded: LoadedWorkspace, targets: strin
     const built = prepared.lock?.experiments[name] !== undefined || (await latestVersion(prepared.dataDir, name)) >= 0;
     out.set(name, { status: classify(a, built), reasons: a.reasons });
   }
-  return { statuses: out, lock: prepared.lock };
+  return { statuses: out, lock: prepared.lock, hypotheses: prepared.hypotheses };
 }

@@ -18,7 +18,7 @@ import { EXIT, printJson } from "./commands.js";
 export async function showCommand(experiment: string, flags: { cwd: string; json?: boolean; allVersions?: boolean }): Promise<number> {
   const loaded = await openWorkspace(flags.cwd);
   const [name] = loaded.graph.resolveTargets([experiment]);
-  const { statuses, lock } = await experimentStatuses(loaded, [name]);
+  const { statuses, lock, hypotheses } = await experimentStatuses(loaded, [name]);
   const root = loaded.workspace.root;
   const dataDir = join(root, loaded.workspace.settings.data);
   const store = new Store(dataDir, loaded.statCache);
@@ -26,7 +26,11 @@ export async function showCommand(experiment: string, flags: { cwd: string; json
 
   const detail = async (version: number): Promise<VersionDetail | undefined> => {
     const folder = await readVersionFolder(store, name, version);
-    return folder && versionDetail(folder, root, current);
+    if (!folder) return undefined;
+    const detail = versionDetail(folder, root, current);
+    const file = folder.hypotheses;
+    if (detail.current && file && "digest" in file && hypotheses.has(name)) detail.hypothesesOutdated = file.digest !== hypotheses.get(name);
+    return detail;
   };
   let currentDetail: VersionDetail | null = null;
   if (current) {

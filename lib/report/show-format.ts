@@ -38,6 +38,11 @@ export interface VersionDetail {
   hypotheses: HypothesisVerdict[] | null;
   /** Set when `hypotheses.json` exists but could not be read. */
   hypothesesError?: string;
+  /**
+   * True when the verdicts were computed from other hypotheses or verifier code than the
+   * workspace has now (the file's digest differs); a build recomputes them without rerunning.
+   */
+  hypothesesOutdated?: boolean;
   artifacts: ArtifactSummary[];
   /** Upstream outputs this version read, and the upstream version read. */
   upstream: Array<{ experiment: string; output: string; version: number }>;
@@ -121,6 +126,7 @@ function hypothesesSection(v: VersionDetail, paint: Paint): string[] {
   if (v.hypothesesError) return [paint("yellow", `hypotheses: ${v.path}/hypotheses.json could not be read (${v.hypothesesError})`)];
   if (!v.hypotheses) return [];
   const lines = ["hypotheses:"];
+  if (v.hypothesesOutdated) lines.push(paint("yellow", "  out of date: config.yaml's hypotheses or the verifiers changed since; a build recomputes them (no unit reruns)"));
   for (const h of v.hypotheses) {
     lines.push(`  ${paint("bold", h.name)}  ${h.verifier} on ${h.metrics.join(", ") || "(no metrics)"}  best: ${h.best ?? "none"}`);
     const rows = Object.entries(h.results).map(([t, r]) => verdictLine(t, r, paint));
