@@ -8,12 +8,13 @@ import type { Graph } from "../graph/graph.js";
 import { settleHypotheses, type SettledHypotheses } from "../hypotheses/settle.js";
 import { HYPOTHESES_FILE } from "../hypotheses/types.js";
 import type { BuildPlan, ExperimentPlan, Read, Unit } from "../plan/plan.js";
-import type { UnitSpec, UserError } from "../runtime/protocol.js";
+import type { UserError } from "../runtime/protocol.js";
 import type { Store, StoredOutput, UnitRecord } from "../store/store.js";
 import type { ViewState } from "../store/views.js";
 import { settleVersion } from "../store/versions.js";
-import { WorkerPool, type PoolEvents, type UnitOutcome } from "./pool.js";
-import { PythonPool } from "./python-pool.js";
+import type { PoolEvents } from "./pool.js";
+import { oneLine, relativiseStack } from "./user-error.js";
+import { Workers } from "./workers.js";
 import { unitSpec } from "./spec.js";
 
 export interface UnitResult {
@@ -122,8 +123,7 @@ interface RunningExperiment {
  * is skipped while independent experiments go on.
  */
 export class Executor {
-  private readonly pool: WorkerPool;
-  private readonly pythonPool: PythonPool;
+  private readonly workers: Workers;
   private readonly staging: string;
   private readonly running = new Map<string, RunningExperiment>();
   private readonly results = new Map<string, ExperimentResult>();
@@ -144,8 +144,6 @@ export class Executor {
   private unitCounter = 0;
   /** Hypothesis evaluations under way: they do not hold up dependents, only the end of run(). */
   private readonly verdicts = new Map<string, Promise<SettledHypotheses | undefined>>();
-  /** Verifier and loader calls: the experiment each runs for, to label its log lines. */
-  private readonly requestExperiment = new Map<string, string>();
   private readonly unitById = new Map<string, Unit>();
   private onIdle: () => void = () => {};
   /** When the first unit reached a worker: what comes before is start-up, not scheduling. */
@@ -156,7 +154,7 @@ export class Executor {
     const events: PoolEvents = {
       onLog: (id, line) => {
         const unit = this.unitById.get(id);
-        o.events.log(unit?.experiment ?? this.requestExperiment.get(id) ?? "?", line, unit && { condition: unit.condition.name, replicate: unit.replicate });
+        o.events.log(unit?.experiment ?? this.workers.experimentOf(id) ?? "?", line, unit && { condition: unit.condition.name, replicate: unit.replicate });
       },
       onStart: (id) => {
         this.firstUnitAt ??= performance.now();
@@ -164,8 +162,7 @@ export class Executor {
         if (unit) o.events.unitStarted(unit.experiment, { condition: unit.condition.name, replicate: unit.replicate });
       },
     };
-    this.pool = new WorkerPool(events, o.root, o.workerMemoryMb);
-    this.pythonPool = new PythonPool(events, o.root, o.jobs);
+    this.workers = new Workers(o, events);
   }
 
   async run(): Promise<ExperimentResult[]> {
@@ -187,7 +184,7 @@ export class Executor {
         (p) => this.results.get(p.name) ?? { name: p.name, status: "skipped", units: [], skippedBecause: "interrupted", durationMs: 0 },
       );
     } finally {
-      await Promise.all([this.pool.close(), this.pythonPool.close()]);
+      await this.workers.close();
       await rm(this.staging, { recursive: true, force: true });
     }
   }
@@ -205,8 +202,7 @@ export class Executor {
       for (let i = this.ready.length - 1; i >= 0; i--) if (this.ready[i].exp.plan.name === name) this.ready.splice(i, 1);
       for (const [id, unit] of this.unitById) if (unit.experiment === name) ids.add(id);
     }
-    this.pool.kill(ids);
-    this.pythonPool.kill(ids);
+    this.workers.kill(ids);
     for (const name of this.cancelled) {
       const exp = this.running.get(name)!;
       // Experiments with nothing in flight end here; the others when their killed units return.
@@ -228,7 +224,7 @@ export class Executor {
   async abort(): Promise<void> {
     this.aborted = true;
     this.onIdle();
-    await Promise.all([this.pool.close(true), this.pythonPool.close(true)]);
+    await this.workers.close(true);
     await rm(this.staging, { recursive: true, force: true });
   }
 
@@ -346,10 +342,9 @@ export class Executor {
       exp.announced = true;
       this.o.events.experimentStarted(exp.plan.name, exp.plan.units.length);
     }
-    const interpreter = this.o.interpreterOf(unit.experiment);
-    if (!this.warmed && interpreter === undefined) {
+    if (!this.warmed && !this.workers.isPython(unit.experiment)) {
       this.warmed = true;
-      this.pool.warm(Math.min(this.o.jobs, this.unsettledUnits()));
+      this.workers.warm(Math.min(this.o.jobs, this.unsettledUnits()));
     }
     const id = `u${++this.unitCounter}`;
     this.unitById.set(id, unit);
@@ -369,12 +364,7 @@ export class Executor {
       versionOf: (name) => this.results.get(name)!.version!,
       stagingPath: (fileName) => this.stagingPath(unit, fileName),
     });
-    const loadError = await this.preloadAcrossLanguages(spec, unit, interpreter);
-    const outcome: UnitOutcome = loadError
-      ? { status: "failed", error: loadError, durationMs: 0 }
-      : interpreter === undefined
-        ? await this.pool.run(spec)
-        : await this.pythonPool.run(spec, interpreter);
+    const outcome = await this.workers.run(spec, unit);
     this.flying.set(unit.experiment, this.inFlightOf(unit.experiment) - 1);
     if (this.cancelled.has(unit.experiment)) {
       free();
@@ -408,29 +398,6 @@ export class Executor {
     };
     if (!verifying) await this.o.store.writeRecord(record);
     return { ...base, cached: false, outcome: { status: "ok", record } };
-  }
-
-  /**
-   * An upstream output whose loader is in the other language (a Python producer read by a
-   * TypeScript consumer, or the reverse) is loaded by a worker of the producer's language, and
-   * the value handed to the unit as JSON. Returns the loader's error, if it fails.
-   */
-  private async preloadAcrossLanguages(spec: UnitSpec, unit: Unit, interpreter: string | undefined): Promise<UserError | undefined> {
-    if (spec.input.kind !== "map") return undefined;
-    const sources = spec.input.sources;
-    for (const [i, s] of sources.entries()) {
-      if (s.kind !== "ref" || !s.loader || s.loader.module.endsWith(".py") === (interpreter !== undefined)) continue;
-      const read = unit.reads.find((r) => r.alias === s.alias)!;
-      const request = { id: `l${++this.unitCounter}`, dir: join(this.o.root, this.o.graph.node(read.experiment).config.dir), fn: s.loader, path: s.path };
-      this.requestExperiment.set(request.id, unit.experiment);
-      const upstream = this.o.interpreterOf(read.experiment);
-      const loaded = upstream === undefined ? await this.pool.load(request) : await this.pythonPool.load(request, upstream);
-      if (loaded.status === "failed") {
-        return { ...loaded.error, message: `loader \`${s.loader.name}\` of ${read.experiment}#${read.output}: ${loaded.error.message}` };
-      }
-      sources[i] = { kind: "value", alias: s.alias, value: loaded.value };
-    }
-    return undefined;
   }
 
   private async complete(exp: RunningExperiment): Promise<void> {
@@ -485,19 +452,9 @@ export class Executor {
         records,
         stopped: () => this.aborted,
         runCustom: async (name, baseline, treatment, params) => {
-          const id = `h${++this.unitCounter}`;
-          this.requestExperiment.set(id, plan.name);
-          const fn = { module: join(this.o.root, cfg.modules.verifiers!), name };
-          const request = { id, dir: join(this.o.root, cfg.dir), fn, baseline, treatment, params };
-          const interpreter = this.o.interpreterOf(plan.name);
-          const outcome = interpreter === undefined ? await this.pool.verify(request) : await this.pythonPool.verify(request, interpreter);
+          const outcome = await this.workers.verify(plan.name, name, { baseline, treatment, params });
           if (outcome.status === "ok") return outcome.result;
-          const { name: kind, message, stack } = outcome.error;
-          const lines = relativiseStack(stack, this.o.root).split("\n");
-          // Node's stack starts at the innermost frame; a Python traceback ends with it.
-          const python = [...lines].reverse().map((l) => /File "([^"]+)", line (\d+)/.exec(l)).find(Boolean);
-          const at = python ? `${python[1]}:${python[2]}` : /([^\s()]+:\d+:\d+)\)?$/.exec(lines[0] ?? "")?.[1];
-          throw new Error(`${kind === "Error" || kind === "ConfigError" || kind === "WorkerCrash" ? "" : kind + ": "}${message}${at ? ` (${at})` : ""}`);
+          throw new Error(oneLine(outcome.error, this.o.root));
         },
       });
     } catch (err) {
@@ -514,10 +471,4 @@ export class Executor {
   private stagingPath(unit: Unit, fileName: string): string {
     return join(this.staging, unit.experiment, unit.condition.name, `replicate_${unit.replicate}`, fileName);
   }
-}
-
-/** `file:///abs/root/experiments/x/steps.ts:3:9` -> `experiments/x/steps.ts:3:9`. */
-function relativiseStack(stack: string, root: string): string {
-  const prefix = root.endsWith("/") ? root : root + "/";
-  return stack.split(`file://${prefix}`).join("").split(prefix).join("");
 }

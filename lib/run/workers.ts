@@ -1,0 +1,100 @@
+import { join } from "node:path";
+import type { Graph } from "../graph/graph.js";
+import type { Unit } from "../plan/plan.js";
+import type { UnitSpec, UserError, VerifyRequest } from "../runtime/protocol.js";
+import { WorkerPool, type PoolEvents, type UnitOutcome, type VerifyOutcome } from "./pool.js";
+import { PythonPool } from "./python-pool.js";
+
+export interface WorkersOptions {
+  root: string;
+  graph: Graph;
+  jobs: number;
+  workerMemoryMb?: number;
+  /** The Python executable of a Python experiment; undefined for JS/TS ones. */
+  interpreterOf(experiment: string): string | undefined;
+}
+
+/**
+ * Both languages' worker pools behind one interface: every request goes to the pool of the
+ * experiment it runs for, so the executor never asks which language an experiment is in.
+ */
+export class Workers {
+  private readonly node: WorkerPool;
+  private readonly python: PythonPool;
+  private counter = 0;
+  /** Verifier and loader calls: the experiment each runs for, to label its log lines. */
+  private readonly requests = new Map<string, string>();
+
+  constructor(private readonly o: WorkersOptions, events: PoolEvents) {
+    this.node = new WorkerPool(events, o.root, o.workerMemoryMb);
+    this.python = new PythonPool(events, o.root, o.jobs);
+  }
+
+  /** The experiment a verifier or loader call runs for. */
+  experimentOf(requestId: string): string | undefined {
+    return this.requests.get(requestId);
+  }
+
+  isPython(experiment: string): boolean {
+    return this.o.interpreterOf(experiment) !== undefined;
+  }
+
+  /** Starts Node workers ahead of need (Python workers are per experiment: started on demand). */
+  warm(n: number): void {
+    this.node.warm(n);
+  }
+
+  async run(spec: UnitSpec, unit: Unit): Promise<UnitOutcome> {
+    const loadError = await this.preloadAcrossLanguages(spec, unit);
+    if (loadError) return { status: "failed", error: loadError, durationMs: 0 };
+    const interpreter = this.o.interpreterOf(spec.experiment);
+    return interpreter === undefined ? this.node.run(spec) : this.python.run(spec, interpreter);
+  }
+
+  /** Calls `name` of the experiment's verifiers module, in a worker of its language. */
+  async verify(experiment: string, name: string, call: Pick<VerifyRequest, "baseline" | "treatment" | "params">): Promise<VerifyOutcome> {
+    const cfg = this.o.graph.node(experiment).config;
+    const request: VerifyRequest = { id: this.requestId("h", experiment), dir: join(this.o.root, cfg.dir), fn: { module: join(this.o.root, cfg.modules.verifiers!), name }, ...call };
+    const interpreter = this.o.interpreterOf(experiment);
+    return interpreter === undefined ? this.node.verify(request) : this.python.verify(request, interpreter);
+  }
+
+  /**
+   * An upstream output whose loader is in the other language (a Python producer read by a
+   * TypeScript consumer, or the reverse) is loaded by a worker of the producer's language, and
+   * the value handed to the unit as JSON. Returns the loader's error, if it fails.
+   */
+  private async preloadAcrossLanguages(spec: UnitSpec, unit: Unit): Promise<UserError | undefined> {
+    if (spec.input.kind !== "map") return undefined;
+    const python = this.isPython(unit.experiment);
+    const sources = spec.input.sources;
+    for (const [i, s] of sources.entries()) {
+      if (s.kind !== "ref" || !s.loader || s.loader.module.endsWith(".py") === python) continue;
+      const read = unit.reads.find((r) => r.alias === s.alias)!;
+      const request = { id: this.requestId("l", unit.experiment), dir: join(this.o.root, this.o.graph.node(read.experiment).config.dir), fn: s.loader, path: s.path };
+      const upstream = this.o.interpreterOf(read.experiment);
+      const loaded = upstream === undefined ? await this.node.load(request) : await this.python.load(request, upstream);
+      if (loaded.status === "failed") {
+        return { ...loaded.error, message: `loader \`${s.loader.name}\` of ${read.experiment}#${read.output}: ${loaded.error.message}` };
+      }
+      sources[i] = { kind: "value", alias: s.alias, value: loaded.value };
+    }
+    return undefined;
+  }
+
+  private requestId(prefix: string, experiment: string): string {
+    const id = `${prefix}${++this.counter}`;
+    this.requests.set(id, experiment);
+    return id;
+  }
+
+  /** Kills the workers running these units (and what they started); they come back failed. */
+  kill(unitIds: ReadonlySet<string>): void {
+    this.node.kill(unitIds);
+    this.python.kill(unitIds);
+  }
+
+  async close(force = false): Promise<void> {
+    await Promise.all([this.node.close(force), this.python.close(force)]);
+  }
+}
