@@ -294,6 +294,24 @@ e2e("hypotheses.json survives view repair; a missing or tampered file is recompu
   assert.is(calls(ws), callsBefore);
 });
 
+e2e("a consumer may test the treatments it inherits from its upstream; none here or upstream is exit 2", async () => {
+  const ws = makeWorkspace({
+    "experiments/up/config.yaml": "replicates: 3\nsteps: [emit]\noutputs: {o: {file_name: o.json}}\ntreatments: {high: {level: 10}}\n",
+    "experiments/up/steps.ts": "export const emit = (_: unknown, ctx: any) => { ctx.outputs.o.write(JSON.stringify(ctx.get('level', 0) + ctx.replicate)); };\n",
+    "experiments/down/config.yaml": "replicates: 3\ndatasource: {v: up#o}\nsteps: [read]\nhypotheses:\n  - {name: h, verifier: welch_t_test, metrics: value}\n",
+    "experiments/down/steps.ts": "export const read = (d: { v: Buffer }, ctx: any) => { ctx.metrics.add('value', Number(d.v.toString())); };\n",
+  });
+  const r = await runCli(["build"], ws);
+  assert.is(r.code, 0, r.output);
+  const h = readJson(join(ws, "data/down/v0/hypotheses.json")).hypotheses[0];
+  assert.equal(Object.keys(h.results), ["high"], "the inherited treatment is compared with the baseline");
+  assert.is(h.results.high.result.mean_diff, 10);
+  const alone = await runCli(["build"], makeWorkspace({ "experiments/down/config.yaml": "steps: [read]\nhypotheses:\n  - {name: h, verifier: welch_t_test, metrics: value}\n", "experiments/down/steps.ts": "export const read = () => {};\n" }));
+  assert.is(alone.code, 2, alone.output);
+  assert.match(alone.output, /no treatment is declared here or upstream/);
+  assert.match(alone.output, /experiments\/down\/config\.yaml:3/);
+});
+
 e2e("hypotheses without a treatment, or a mistyped built-in param, are config errors (exit 2)", async () => {
   const steps = { "experiments/e/steps.ts": STEPS };
   const none = await runCli(["build"], makeWorkspace({ ...steps, "experiments/e/config.yaml": "steps: [measure]\nhypotheses:\n  - {name: h, verifier: welch_t_test, metrics: accuracy}\n" }));

@@ -2,7 +2,6 @@ import { isMap, isPair, isScalar, isSeq, type Node, type Pair, type YAMLMap } fr
 import { AggregateConfigError, CrystallizeError, didYouMean } from "../errors/error.js";
 import { describeNode, YamlSource } from "./source.js";
 import {
-  BASELINE,
   type CliSettings,
   type DatasourceEntry,
   type ExperimentConfig,
@@ -113,9 +112,6 @@ class Validator {
       cfg.env.forEach((name, i) => {
         if (!ENV_NAME.test(name)) this.fail("CONFIG_VALUE", isSeq(seq) ? (seq.items[i] as Node) : get("env"), `env[${i}]: ${JSON.stringify(name)} is not an environment variable name`, "list variable names only, e.g. `- CUDA_VISIBLE_DEVICES`; values are never stored");
       });
-    }
-    if (cfg.hypotheses.length > 0 && cfg.treatments.every((t) => t.name === BASELINE)) {
-      this.fail("CONFIG_VALUE", get("hypotheses"), "hypotheses: a hypothesis compares treatments with the baseline, but no treatment is declared", "add a treatment under `treatments:` or remove `hypotheses:`");
     }
     return cfg;
   }

@@ -1,4 +1,4 @@
-import type { ExperimentConfig } from "../config/types.js";
+import { BASELINE, type ExperimentConfig } from "../config/types.js";
 import { AggregateConfigError, CrystallizeError, didYouMean } from "../errors/error.js";
 
 /** One resolved `experiment#output` read by a datasource alias. */
@@ -90,9 +90,11 @@ export class Graph {
         }));
       }
     }
+    const order = errors.length === 0 ? topoOrder(nodes) : [];
+    errors.push(...hypothesesWithoutTreatments(nodes, order));
     if (errors.length === 1) throw errors[0];
     if (errors.length > 1) throw new AggregateConfigError(errors);
-    return new Graph(nodes, topoOrder(nodes));
+    return new Graph(nodes, order);
   }
 
   node(name: string): GraphNode {
@@ -176,4 +178,26 @@ function topoOrder(nodes: Map<string, GraphNode>): string[] {
     }
   }
   return order;
+}
+
+/**
+ * A hypothesis compares treatments with the baseline. Treatments flow downstream, so an
+ * experiment may test its upstreams' treatments; with none declared here or upstream, its
+ * hypotheses could never be evaluated.
+ */
+function hypothesesWithoutTreatments(nodes: Map<string, GraphNode>, order: string[]): CrystallizeError[] {
+  const hasTreatment = new Map<string, boolean>();
+  const errors: CrystallizeError[] = [];
+  for (const name of order) {
+    const node = nodes.get(name)!;
+    const own = node.config.treatments.some((t) => t.name !== BASELINE);
+    hasTreatment.set(name, own || node.upstream.some((u) => hasTreatment.get(u)));
+    if (node.config.hypotheses.length > 0 && !hasTreatment.get(name)) {
+      errors.push(new CrystallizeError("CONFIG_VALUE", "hypotheses: a hypothesis compares treatments with the baseline, but no treatment is declared here or upstream", {
+        location: node.config.hypotheses[0].location,
+        hint: "add a treatment under `treatments:` (here or in an experiment this one reads) or remove `hypotheses:`",
+      }));
+    }
+  }
+  return errors;
 }
