@@ -15,7 +15,7 @@ import { makePaint, seconds, useColor } from "../report/style.js";
 import type { ExperimentResult } from "../run/executor.js";
 import type { Assessment } from "../plan/assess.js";
 import { LOCK_FILE } from "../lock/lockfile.js";
-import { startReporting } from "./reporting.js";
+import { interruptible, startReporting, tally } from "./reporting.js";
 
 /** Exit codes of every command. */
 export const EXIT = { ok: 0, failed: 1, usage: 2, interrupted: 130 } as const;
@@ -86,31 +86,20 @@ export async function buildCommand(targets: string[], flags: BuildFlags): Promis
   }
 
   const reporting = startReporting(loaded.workspace.root, "build");
-  const controller = new AbortController();
-  const onSignal = () => {
-    reporting.interrupt("interrupted: stopping workers and removing unfinished outputs");
-    controller.abort();
-  };
-  process.once("SIGINT", onSignal);
-  process.once("SIGTERM", onSignal);
+  const interrupt = interruptible(reporting, "interrupted: stopping workers and removing unfinished outputs");
   try {
     const outcome = await buildWorkspace(loaded, {
       ...request,
       jobs: flags.jobs,
       failFast: flags.failFast,
       events: reporting.events,
-      signal: controller.signal,
+      signal: interrupt.signal,
       onWait: (m) => reporting.note(m),
     });
     if (outcome.interrupted) return EXIT.interrupted;
     const dataDir = join(loaded.workspace.root, loaded.workspace.settings.data);
-    const count = (s: string) => outcome.experiments.filter((e) => e.status === s).length;
-    const parts = [`${count("built")} built`];
-    if (count("cached")) parts.push(`${count("cached")} up to date`);
-    if (count("failed")) parts.push(`${count("failed")} failed`);
-    if (count("skipped")) parts.push(`${count("skipped")} skipped`);
-    const tally = `${parts.join(", ")} in ${seconds(performance.now() - started)}${outcome.lockWritten ? `; ${LOCK_FILE} updated` : ""}`;
-    reporting.close(`${outcome.ok ? "done" : "build failed"}: ${tally}`);
+    const counts = `${tally(outcome.experiments)} in ${seconds(performance.now() - started)}${outcome.lockWritten ? `; ${LOCK_FILE} updated` : ""}`;
+    reporting.close(`${outcome.ok ? "done" : "build failed"}: ${counts}`);
     if (flags.json) {
       const schedulingMs = outcome.schedulingMs === undefined ? null : Math.round(outcome.schedulingMs);
       printJson({ command: "build", ok: outcome.ok, durationMs: Math.round(performance.now() - started), schedulingMs, log: reporting.logPath() ?? null, experiments: outcome.experiments.map((r) => resultJson(r, loaded.workspace.root, dataDir)) });
@@ -121,12 +110,11 @@ export async function buildCommand(targets: string[], flags: BuildFlags): Promis
     if (summary) process.stdout.write("\n" + summary + "\n");
     const verdict = outcome.ok ? outPaint("green", "done") : outPaint("red", "build failed");
     const log = reporting.logWorthShowing();
-    process.stdout.write(`\n${verdict}: ${tally}\n` + (log ? outPaint("dim", `log: ${log}`) + "\n" : ""));
+    process.stdout.write(`\n${verdict}: ${counts}\n` + (log ? outPaint("dim", `log: ${log}`) + "\n" : ""));
     return outcome.ok ? EXIT.ok : EXIT.failed;
   } finally {
     reporting.close();
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
+    interrupt.dispose();
   }
 }
 
@@ -213,14 +201,9 @@ export async function gcCommand(flags: { cwd: string; dryRun?: boolean; json?: b
 export async function verifyCommand(targets: string[], flags: { cwd: string; jobs?: number; json?: boolean }): Promise<number> {
   const loaded = await openWorkspace(flags.cwd);
   const reporting = startReporting(loaded.workspace.root, "verify");
-  const controller = new AbortController();
-  const onSignal = () => {
-    reporting.interrupt("interrupted: stopping workers");
-    controller.abort();
-  };
-  process.once("SIGINT", onSignal);
+  const interrupt = interruptible(reporting, "interrupted: stopping workers");
   try {
-    const outcome = await verifyWorkspace(loaded, { targets, jobs: flags.jobs, events: reporting.events, signal: controller.signal, onWait: (m) => reporting.note(m) });
+    const outcome = await verifyWorkspace(loaded, { targets, jobs: flags.jobs, events: reporting.events, signal: interrupt.signal, onWait: (m) => reporting.note(m) });
     if (outcome.interrupted) return EXIT.interrupted;
     reporting.close(`${outcome.ok ? "reproduced" : "not reproducible"}: ${outcome.mismatches.length} mismatches`);
     if (flags.json) {
@@ -241,6 +224,6 @@ export async function verifyCommand(targets: string[], flags: { cwd: string; job
     return outcome.ok ? EXIT.ok : EXIT.failed;
   } finally {
     reporting.close();
-    process.off("SIGINT", onSignal);
+    interrupt.dispose();
   }
 }

@@ -43,3 +43,34 @@ export function startReporting(root: string, command: string): Reporting {
     },
   };
 }
+
+/**
+ * Ctrl-C and SIGTERM for a command that runs work: say `message` (the live region would
+ * otherwise hide why the output stops), then abort. `dispose` removes the handlers.
+ */
+export function interruptible(reporting: Reporting, message: string): { signal: AbortSignal; dispose(): void } {
+  const controller = new AbortController();
+  const onSignal = () => {
+    reporting.interrupt(message);
+    controller.abort();
+  };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  return {
+    signal: controller.signal,
+    dispose: () => {
+      process.off("SIGINT", onSignal);
+      process.off("SIGTERM", onSignal);
+    },
+  };
+}
+
+/** `3 built, 2 up to date, 1 failed`: the counts a build ends with, zeros left out after `built`. */
+export function tally(experiments: ReadonlyArray<{ status: string }>): string {
+  const count = (s: string) => experiments.filter((e) => e.status === s).length;
+  const parts = [`${count("built")} built`];
+  if (count("cached")) parts.push(`${count("cached")} up to date`);
+  if (count("failed")) parts.push(`${count("failed")} failed`);
+  if (count("skipped")) parts.push(`${count("skipped")} skipped`);
+  return parts.join(", ");
+}

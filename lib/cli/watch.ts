@@ -4,7 +4,7 @@ import { watchWorkspace } from "../watch/watch.js";
 import { findRoot } from "../workspace/workspace.js";
 import { EXIT } from "./commands.js";
 import { formatForTerminal } from "./errors.js";
-import { startReporting } from "./reporting.js";
+import { interruptible, startReporting, tally } from "./reporting.js";
 
 /**
  * `crystallize watch` / `build --watch`: build, then rebuild what changes make stale. One log
@@ -13,20 +13,14 @@ import { startReporting } from "./reporting.js";
 export async function watchCommand(targets: string[], flags: { cwd: string; jobs?: number }, argv: string[]): Promise<number> {
   const paint = makePaint(useColor(process.stderr));
   const reporting = startReporting(findRoot(flags.cwd), "watch");
-  const controller = new AbortController();
-  const stop = () => {
-    reporting.interrupt("stopping: finishing cleanly");
-    controller.abort();
-  };
-  process.once("SIGINT", stop);
-  process.once("SIGTERM", stop);
+  const interrupt = interruptible(reporting, "stopping: finishing cleanly");
   try {
     await watchWorkspace({
       cwd: flags.cwd,
       targets,
       jobs: flags.jobs,
       events: reporting.events,
-      signal: controller.signal,
+      signal: interrupt.signal,
       onChange: (changed) => {
         const shown = changed.slice(0, 3).join(", ") + (changed.length > 3 ? ` (+${changed.length - 3} more)` : "");
         reporting.note(`${paint("cyan", "change")} ${shown}`);
@@ -37,22 +31,18 @@ export async function watchCommand(targets: string[], flags: { cwd: string; jobs
           if (error instanceof CrystallizeError || error instanceof AggregateConfigError) reporting.note(formatForTerminal(error, argv));
           else reporting.note(`crystallize: internal error (please report it): ${(error as Error)?.stack ?? String(error)}`);
         } else if (outcome && !outcome.interrupted) {
-          const count = (s: string) => outcome.experiments.filter((e) => e.status === s).length;
-          const parts = [`${count("built")} built`, `${count("cached")} up to date`];
-          if (count("failed")) parts.push(`${count("failed")} failed`);
-          if (count("skipped")) parts.push(`${count("skipped")} skipped`);
-          const verdict = outcome.ok ? paint("green", "ok") : count("failed") ? paint("red", "failed") : paint("yellow", "restarting");
-          reporting.note(`${verdict}: ${parts.join(", ")}`);
+          const failed = outcome.experiments.some((e) => e.status === "failed");
+          const verdict = outcome.ok ? paint("green", "ok") : failed ? paint("red", "failed") : paint("yellow", "restarting");
+          reporting.note(`${verdict}: ${tally(outcome.experiments)}`);
         }
         const log = reporting.logWorthShowing();
         if (log) reporting.note(paint("dim", `log: ${log}`));
-        if (!controller.signal.aborted) reporting.note(paint("dim", "watching for changes (Ctrl-C to stop)"));
+        if (!interrupt.signal.aborted) reporting.note(paint("dim", "watching for changes (Ctrl-C to stop)"));
       },
     });
     return EXIT.interrupted;
   } finally {
     reporting.close();
-    process.off("SIGINT", stop);
-    process.off("SIGTERM", stop);
+    interrupt.dispose();
   }
 }
