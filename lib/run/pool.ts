@@ -157,7 +157,7 @@ export class WorkerPool {
       const busy = slot.busy;
       if (!busy) return;
       slot.busy = undefined;
-      busy.resolve({ type: "failed", id: busy.id, durationMs: performance.now() - busy.started, error: crashError(code, signal, busy.stderrTail, busy.what) });
+      busy.resolve(crashReply(busy, code, signal));
     });
     return slot;
   }
@@ -196,7 +196,12 @@ export function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
   }
 }
 
-export function crashError(code: number | null, signal: NodeJS.Signals | null, stderr: string[], what: string): UserError {
+/** The reply for a request whose worker died before answering. */
+export function crashReply(busy: Busy, code: number | null, signal: NodeJS.Signals | null): Reply {
+  return { type: "failed", id: busy.id, durationMs: performance.now() - busy.started, error: crashError(code, signal, busy.stderrTail, busy.what) };
+}
+
+function crashError(code: number | null, signal: NodeJS.Signals | null, stderr: string[], what: string): UserError {
   const text = stderr.join("\n");
   let message: string;
   if (/heap out of memory|Reached heap limit/i.test(text)) message = "the worker process ran out of memory";

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import type { FromWorker, LoadRequest, ToWorker, UnitSpec, VerifyRequest } from "../runtime/protocol.js";
-import { crashError, killGroup, type Busy, type LoadOutcome, type PoolEvents, type Reply, type UnitOutcome, type VerifyOutcome } from "./pool.js";
+import { crashReply, killGroup, type Busy, type LoadOutcome, type PoolEvents, type Reply, type UnitOutcome, type VerifyOutcome } from "./pool.js";
 
 
 const END_OF_LOG = "\0crystallize:end-of-log";
@@ -125,7 +125,7 @@ export class PythonPool {
       const busy = slot.busy;
       if (!busy) return;
       slot.busy = undefined;
-      busy.resolve({ type: "failed", id: busy.id, durationMs: performance.now() - busy.started, error: crashError(code, signal, busy.stderrTail, busy.what) });
+      busy.resolve(crashReply(busy, code, signal));
     });
     return slot;
   }
