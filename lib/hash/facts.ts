@@ -55,12 +55,14 @@ export class RuntimeProbe {
  */
 export class PythonEnvs {
   private readonly byInterpreter = new Map<string, PythonEnv>();
+  /** Per experiment folder: its interpreter, found once (a PATH search stats every folder). */
+  private readonly interpreters = new Map<string, string>();
 
   constructor(private readonly root: string, private readonly stateDir: string) {}
 
   of(cfg: ExperimentConfig): PythonEnv | undefined {
     if (languageOf(cfg) !== "python") return undefined;
-    const interpreter = interpreterFor(this.root, cfg);
+    const interpreter = this.interpreter(cfg);
     let env = this.byInterpreter.get(interpreter);
     if (!env) {
       try {
@@ -85,7 +87,16 @@ export class PythonEnvs {
   command(cfg: ExperimentConfig): string | undefined {
     const env = this.of(cfg);
     if (!env) return undefined;
-    return cfg.python ? interpreterFor(this.root, cfg) : env.executable;
+    return cfg.python ? this.interpreter(cfg) : env.executable;
+  }
+
+  private interpreter(cfg: ExperimentConfig): string {
+    let found = this.interpreters.get(cfg.dir);
+    if (found === undefined) {
+      found = interpreterFor(this.root, cfg);
+      this.interpreters.set(cfg.dir, found);
+    }
+    return found;
   }
 }
 
