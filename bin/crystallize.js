@@ -1,4 +1,4 @@
 #!/usr/bin/env node
-import { main } from "../dist/lib/cli/crystallize.mjs";
+import { run } from "../dist/lib/cli/crystallize.mjs";
 
-process.exitCode = await main(process.argv.slice(2));
+process.exitCode = await run(process.argv.slice(2));

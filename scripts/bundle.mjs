@@ -8,7 +8,7 @@ import { build } from "esbuild";
 for (const f of readdirSync("dist/lib/cli")) if (f.endsWith(".mjs")) rmSync(`dist/lib/cli/${f}`);
 
 await build({
-  entryPoints: { crystallize: "dist/lib/cli/main.js" },
+  entryPoints: { crystallize: "dist/lib/cli/entry.js" },
   outdir: "dist/lib/cli",
   outExtension: { ".js": ".mjs" },
   // Modules only imported dynamically (the YAML parser, fast-glob, chokidar) go to chunks that

@@ -15,6 +15,7 @@ import { makePaint, seconds, useColor } from "../report/style.js";
 import type { ExperimentResult } from "../run/executor.js";
 import type { Assessment } from "../plan/assess.js";
 import { LOCK_FILE } from "../lock/lockfile.js";
+import { offerReplay } from "../stamp/trace.js";
 import { interruptible, startReporting, tally } from "./reporting.js";
 
 /** Exit codes of every command. */
@@ -98,7 +99,8 @@ export async function buildCommand(targets: string[], flags: BuildFlags): Promis
     });
     if (outcome.interrupted) return EXIT.interrupted;
     const dataDir = join(loaded.workspace.root, loaded.workspace.settings.data);
-    const counts = `${tally(outcome.experiments)} in ${seconds(performance.now() - started)}${outcome.lockWritten ? `; ${LOCK_FILE} updated` : ""}`;
+    const elapsed = seconds(performance.now() - started);
+    const counts = `${tally(outcome.experiments)} in ${elapsed}${outcome.lockWritten ? `; ${LOCK_FILE} updated` : ""}`;
     reporting.close(`${outcome.ok ? "done" : "build failed"}: ${counts}`);
     if (flags.json) {
       const schedulingMs = outcome.schedulingMs === undefined ? null : Math.round(outcome.schedulingMs);
@@ -111,6 +113,8 @@ export async function buildCommand(targets: string[], flags: BuildFlags): Promis
     const verdict = outcome.ok ? outPaint("green", "done") : outPaint("red", "build failed");
     const log = reporting.logWorthShowing();
     process.stdout.write(`\n${verdict}: ${counts}\n` + (log ? outPaint("dim", `log: ${log}`) + "\n" : ""));
+    const unchanged = outcome.experiments.every((r) => r.status === "cached" && (r.view ?? "intact") === "intact" && !r.hypotheses?.recomputed);
+    if (outcome.ok && unchanged && !outcome.lockWritten && !log) offerReplay({ root: loaded.workspace.root, elapsed });
     return outcome.ok ? EXIT.ok : EXIT.failed;
   } finally {
     reporting.close();
@@ -153,6 +157,7 @@ export async function checkCommand(flags: { cwd: string; json?: boolean }): Prom
   }
   if (ok) {
     process.stdout.write(`${LOCK_FILE} matches all ${assessments.length} experiments\n`);
+    offerReplay({ root: loaded.workspace.root });
     return EXIT.ok;
   }
   const lines = stale.length ? [renderAssessment(stale, paint)] : [];

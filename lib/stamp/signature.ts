@@ -1,0 +1,97 @@
+import { lstatSync, statSync, type Stats } from "node:fs";
+import type { Mixer } from "./hash.js";
+
+/**
+ * What a path looked like when a command consulted it, as one short string: inode, size, mode,
+ * mtime and ctime of the path itself, and of what it points to when it is a symbolic link;
+ * `-` when it did not exist, `!CODE` when looking failed otherwise. ctime cannot be set back by
+ * a user or a tool (unlike mtime: `touch -d`, `cp -p`, `rsync -t`), so any write, rename or
+ * chmod since shows. Directories are included: their mtime moves when an entry is added,
+ * removed or renamed, which is what a listing or a glob depends on.
+ */
+export type Signature = string & { readonly __signature: unique symbol };
+
+/**
+ * The stat functions as Node loaded them: the tracer replaces the `fs` module's own functions
+ * and must not trace its own looks. (This module is evaluated before the tracer starts.)
+ */
+const lstat = lstatSync;
+const stat = statSync;
+const LOOK = { throwIfNoEntry: false } as const;
+const ABSENT = -1;
+
+function describe(s: Stats): string {
+  return `${s.ino}:${s.size}:${s.mode}:${s.mtimeMs}:${s.ctimeMs}`;
+}
+
+export function signatureOf(path: string): Signature {
+  try {
+    const s = lstat(path, LOOK);
+    if (s === undefined) return "-" as Signature;
+    if (!s.isSymbolicLink()) return describe(s) as Signature;
+    const target = stat(path, LOOK);
+    return `${describe(s)}>${target ? describe(target) : "-"}` as Signature;
+  } catch (err) {
+    return `!${(err as NodeJS.ErrnoException).code ?? "ERR"}` as Signature;
+  }
+}
+
+function mixStats(m: Mixer, s: Stats | undefined): void {
+  if (s === undefined) return m.number(ABSENT);
+  m.number(s.ino);
+  m.number(s.size);
+  m.number(s.mode);
+  m.number(s.mtimeMs);
+  m.number(s.ctimeMs);
+}
+
+/**
+ * Feeds what `signatureOf(path)` would say into `m` without building the string: a stamp's
+ * check does this for thousands of paths. False when looking failed other than by absence.
+ */
+export function mixCurrent(m: Mixer, path: string): boolean {
+  try {
+    const s = lstat(path, LOOK);
+    mixStats(m, s);
+    if (s?.isSymbolicLink()) mixStats(m, stat(path, LOOK));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Feeds a recorded signature into `m` exactly as mixCurrent feeds the path it was taken of. */
+export function mixRecorded(m: Mixer, sig: Signature): void {
+  for (const part of sig.split(">")) {
+    if (part === "-") m.number(ABSENT);
+    else for (const field of part.split(":")) m.number(Number(field));
+  }
+}
+
+/** Whether the signature is of a directory (not through a symbolic link). */
+export function isDirectory(sig: Signature): boolean {
+  const fields = sig.split(":");
+  return fields.length === 5 && (Number(fields[2]) & 0o170000) === 0o040000;
+}
+
+/**
+ * The newest time in a signature: a change made later within the same tick of the
+ * filesystem's clock could leave the signature as it is (the "racy" case git knows).
+ */
+export function newestTime(sig: Signature): number {
+  let newest = -Infinity;
+  for (const part of sig.split(">")) {
+    const fields = part.split(":");
+    if (fields.length === 5) newest = Math.max(newest, Number(fields[3]), Number(fields[4]));
+  }
+  return newest;
+}
+
+/**
+ * How long after a change a signature can still miss the next one. Local filesystems keep
+ * nanoseconds but stamp them from a clock that ticks every few milliseconds; FAT, HFS+ and
+ * ext3 keep whole seconds (FAT: two).
+ */
+export function racyWindowMs(time: number): number {
+  return time % 1000 === 0 ? 2000 : 100;
+}

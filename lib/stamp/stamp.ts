@@ -1,0 +1,148 @@
+import { closeSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
+import { dirname, join, sep } from "node:path";
+import { Mixer } from "./hash.js";
+import { isDirectory, mixCurrent, mixRecorded, newestTime, racyWindowMs, signatureOf, type Signature } from "./signature.js";
+
+/**
+ * A stamp vouches for one command line's answer: "run exactly like this, in this folder, with
+ * this environment and this build of the tool, while every path listed still has the same
+ * signature, and it prints this and exits 0". It is written only after a run that changed
+ * nothing (see `stampFromTrace`), and answered from without loading the engine.
+ * Stored as `.crystallize/stamps/<command>`: this header as one JSON line, then one path a line.
+ */
+export interface StampHeader {
+  /** Format of the file; a stamp of another format is ignored. */
+  format: 1;
+  /** The command line after `crystallize`, exactly. */
+  argv: string[];
+  /** The folder the command ran in. */
+  cwd: string;
+  /** A hash of the environment variables (see environmentDigest); values are never stored. */
+  env: string;
+  /** The tool's build and the Node.js that ran it (see toolIdentity). */
+  tool: string;
+  /** Which output streams were terminals, which decides colour and live progress. */
+  terminal: string;
+  /** A hash of the listed paths' signatures, in order, as they were when first consulted. */
+  signatures: string;
+  /** What the command printed on stdout; NUL marks where its elapsed time goes. */
+  stdout: string;
+}
+
+/** A stamp's path: tool state, never committed. */
+export function stampPath(root: string, command: string): string {
+  return join(root, ".crystallize", "stamps", command);
+}
+
+/**
+ * Variables no command reads and that differ between a shell and a git hook running the same
+ * command line for no reason that matters.
+ */
+const VOLATILE = new Set(["_", "PWD", "OLDPWD", "SHLVL"]);
+
+export function environmentDigest(env: NodeJS.ProcessEnv = process.env): string {
+  const m = new Mixer();
+  for (const name of Object.keys(env).sort()) if (!VOLATILE.has(name)) (m.text(name), m.text(env[name] ?? ""));
+  return m.digest();
+}
+
+/** The files of this build of the tool (a rebuild or reinstall rewrites them) and Node's version. */
+export function toolIdentity(files: string[]): string {
+  return [process.version, process.arch, ...files.map(signatureOf)].join(" ");
+}
+
+export function terminalState(): string {
+  const one = (s: NodeJS.WriteStream) => `${Boolean(s.isTTY)}:${(s.columns ?? 0) > 0}`;
+  return `${one(process.stdout)} ${one(process.stderr)}`;
+}
+
+/** The hash of the paths' signatures now; undefined when one cannot be looked at. */
+function currentSignatures(paths: string[]): string | undefined {
+  const m = new Mixer();
+  for (const path of paths) if (!mixCurrent(m, path)) return undefined;
+  return m.digest();
+}
+
+function recordedSignatures(sigs: Signature[]): string {
+  const m = new Mixer();
+  for (const sig of sigs) mixRecorded(m, sig);
+  return m.digest();
+}
+
+/** The header fields that must match the current process for a stamp to apply. */
+export type Context = Pick<StampHeader, "argv" | "cwd" | "env" | "tool" | "terminal">;
+
+/**
+ * The stamp's recorded output when it applies to `context` and every listed path still has
+ * its signature; undefined otherwise (missing, unreadable or of another format included).
+ */
+export function replayable(file: string, context: Context): string | undefined {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch {
+    return undefined;
+  }
+  const newline = text.indexOf("\n");
+  let header: StampHeader;
+  try {
+    header = JSON.parse(text.slice(0, newline));
+  } catch {
+    return undefined;
+  }
+  if (header.format !== 1 || header.cwd !== context.cwd || header.env !== context.env || header.tool !== context.tool || header.terminal !== context.terminal) return undefined;
+  if (header.argv.length !== context.argv.length || header.argv.some((a, i) => a !== context.argv[i])) return undefined;
+  const paths = text.slice(newline + 1).split("\n");
+  paths.pop();
+  return currentSignatures(paths) === header.signatures ? header.stdout : undefined;
+}
+
+export interface Observed {
+  /** Absolute path -> signature before the run first consulted it. */
+  reads: Map<string, Signature>;
+  /** When the run started, by this process's clock (Date.now()). */
+  startedAt: number;
+}
+
+/**
+ * Writes the stamp, unless a consulted path changed while the run went on, or changed so
+ * shortly before the run that a further change could keep its signature (see racyWindowMs).
+ * The stamp file's own mtime tells the filesystem's clock, which on a network filesystem need
+ * not be this machine's. Returns whether a stamp was written.
+ */
+export function writeStamp(file: string, context: Context, observed: Observed, stdout: string): boolean {
+  const paths = [...observed.reads.keys()];
+  const before = [...observed.reads.values()];
+  const now = paths.map(signatureOf);
+  // A path that could not be looked at (permissions) cannot be vouched for.
+  if (now.some((sig, i) => sig !== before[i] || sig.startsWith("!"))) return false;
+  // A path found absent in a folder whose own signature is kept needs no entry: creating it
+  // would change the folder's mtime. (Ten per cent of a workspace's entries, each a stat.)
+  const kept = paths.flatMap((p, i) => (before[i] === "-" && isDirectory(observed.reads.get(dirname(p)) ?? ("-" as Signature)) ? [] : [i]));
+  const header: StampHeader = { format: 1, ...context, signatures: recordedSignatures(kept.map((i) => before[i])), stdout };
+  mkdirSync(dirname(file), { recursive: true });
+  const tmp = `${file}.tmp-${process.pid}`;
+  const fd = openSync(tmp, "w");
+  try {
+    writeSync(fd, JSON.stringify(header) + "\n" + kept.map((i) => paths[i] + "\n").join(""));
+  } finally {
+    closeSync(fd);
+  }
+  const skew = statSync(tmp).mtimeMs - Date.now();
+  const start = observed.startedAt + skew;
+  const racy = before.some((sig) => {
+    const t = newestTime(sig);
+    return t >= start - racyWindowMs(t);
+  });
+  if (racy) {
+    unlinkSync(tmp);
+    return false;
+  }
+  renameSync(tmp, file);
+  return true;
+}
+
+/** Whether `path` lies inside `dir`. */
+export function isInside(path: string, dir: string): boolean {
+  return path === dir || path.startsWith(dir.endsWith(sep) ? dir : dir + sep);
+}

@@ -1,0 +1,120 @@
+import childProcess from "node:child_process";
+import fs from "node:fs";
+import { syncBuiltinESMExports } from "node:module";
+import { resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { signatureOf, type Signature } from "./signature.js";
+
+/**
+ * Everything a command consulted and did, seen from the outside: every path it read, listed or
+ * looked for (with the path's signature from just before the first look), every path it
+ * wrote, whether it started a process, and what it printed. Recorded by wrapping the `fs` and
+ * `child_process` modules, so no read can be forgotten by a code path that never heard of
+ * stamps: the record is complete by construction, which a stamp that answers "up to date"
+ * without looking again needs.
+ */
+export interface Trace {
+  /** Absolute path -> its signature before the command first consulted it. */
+  reads: Map<string, Signature>;
+  /** Absolute paths the command wrote, created, renamed or removed. */
+  writes: Set<string>;
+  /** Whether the command started a child process (whose reads are not traced). */
+  spawned: boolean;
+  stdout: string;
+  stderr: string;
+  /** When recording began, by this process's clock. */
+  startedAt: number;
+  /** Set by a command whose answer may be replayed (see offerReplay). */
+  offer?: Offer;
+}
+
+/** A command's word that it changed nothing and its answer depends only on what it read. */
+export interface Offer {
+  /** The workspace root: its `.crystallize/` holds tool state, which is no input. */
+  root: string;
+  /** The elapsed time as printed, which a replay prints anew. */
+  elapsed?: string;
+}
+
+/** fs functions whose first argument is a path they only look at. */
+const READS = ["readFile", "stat", "lstat", "exists", "access", "readdir", "opendir", "realpath", "readlink", "statfs", "watch", "watchFile", "createReadStream"];
+/** fs functions that change what is at their first argument. */
+const WRITES = ["writeFile", "appendFile", "mkdtemp", "truncate", "utimes", "lutimes", "chmod", "lchmod", "chown", "lchown", "createWriteStream"];
+/** fs functions that change what is at both their path arguments (or read one and write the other). */
+const WRITES_TWO = ["rename", "cp", "copyFile", "symlink", "link"];
+const SPAWNS = ["spawn", "spawnSync", "exec", "execSync", "execFile", "execFileSync", "fork"] as const;
+
+function pathOf(arg: unknown): string | undefined {
+  if (typeof arg === "string") return resolve(arg);
+  if (arg instanceof URL) return arg.protocol === "file:" ? fileURLToPath(arg) : undefined;
+  if (Buffer.isBuffer(arg)) return resolve(arg.toString());
+  return undefined;
+}
+
+function opensForWriting(flags: unknown): boolean {
+  if (flags === undefined || flags === null) return false;
+  if (typeof flags === "number") return (flags & (fs.constants.O_WRONLY | fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_TRUNC | fs.constants.O_APPEND)) !== 0;
+  return String(flags) !== "r" && String(flags) !== "rs" && String(flags) !== "sr";
+}
+
+let active: Trace | undefined;
+
+/**
+ * Called by a command that found everything up to date and changed nothing; the trace then
+ * decides whether the run was clean enough to stamp (see lib/cli/entry.ts). Without an active
+ * trace (the API, tests in-process, other commands) it does nothing.
+ */
+export function offerReplay(offer: Offer): void {
+  if (active) active.offer = offer;
+}
+
+/** Starts recording; meant to be called once, before the command's code runs. */
+export function startTrace(): Trace {
+  const trace: Trace = { reads: new Map(), writes: new Set(), spawned: false, stdout: "", stderr: "", startedAt: Date.now() };
+  const read = (arg: unknown) => {
+    const path = pathOf(arg);
+    if (path !== undefined && !trace.reads.has(path)) trace.reads.set(path, signatureOf(path));
+  };
+  const write = (arg: unknown) => {
+    const path = pathOf(arg);
+    if (path !== undefined) trace.writes.add(path);
+  };
+  // Removing what is not there, or making a folder that is, changes nothing: a no-op build
+  // clears its (never created) staging folder.
+  const change = (arg: unknown, whenPresent: boolean) => {
+    const path = pathOf(arg);
+    if (path !== undefined && (signatureOf(path) !== "-") === whenPresent) trace.writes.add(path);
+  };
+  const wrap = (target: Record<string, unknown>, name: string, before: (args: unknown[]) => void) => {
+    const original = target[name];
+    if (typeof original !== "function") return;
+    const wrapped = function (this: unknown, ...args: unknown[]) {
+      before(args);
+      return (original as (...a: unknown[]) => unknown).apply(this, args);
+    };
+    // realpath.native and the like hang off the function itself.
+    Object.assign(wrapped, original);
+    target[name] = wrapped;
+  };
+  const modules = [fs as unknown as Record<string, unknown>, fs.promises as unknown as Record<string, unknown>];
+  for (const target of modules) {
+    for (const base of READS) for (const name of [base, `${base}Sync`]) wrap(target, name, (a) => read(a[0]));
+    for (const base of WRITES) for (const name of [base, `${base}Sync`]) wrap(target, name, (a) => write(a[0]));
+    for (const base of ["rm", "rmdir", "unlink"]) for (const name of [base, `${base}Sync`]) wrap(target, name, (a) => change(a[0], true));
+    for (const name of ["mkdir", "mkdirSync"]) wrap(target, name, (a) => change(a[0], false));
+    for (const base of WRITES_TWO) for (const name of [base, `${base}Sync`]) wrap(target, name, (a) => (write(a[0]), write(a[1])));
+    for (const name of ["open", "openSync"]) wrap(target, name, (a) => (opensForWriting(a[1]) ? write(a[0]) : read(a[0])));
+  }
+  for (const name of SPAWNS) wrap(childProcess as unknown as Record<string, unknown>, name, () => (trace.spawned = true));
+  syncBuiltinESMExports();
+
+  for (const [stream, key] of [[process.stdout, "stdout"], [process.stderr, "stderr"]] as const) {
+    const original = stream.write;
+    stream.write = function (this: NodeJS.WriteStream, chunk: unknown, ...rest: unknown[]) {
+      trace[key] += typeof chunk === "string" ? chunk : Buffer.from(chunk as Uint8Array).toString();
+      return (original as (...a: unknown[]) => boolean).call(this, chunk, ...rest);
+    } as typeof stream.write;
+  }
+  active = trace;
+  return trace;
+}

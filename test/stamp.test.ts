@@ -1,0 +1,169 @@
+import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { Mixer } from "../lib/stamp/hash.js";
+import { mixCurrent, mixRecorded, signatureOf, type Signature } from "../lib/stamp/signature.js";
+import { replayable, writeStamp, type Context } from "../lib/stamp/stamp.js";
+import { copyFixture, runCli } from "./helpers.js";
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function scratch(): string {
+  return mkdtempSync(join(tmpdir(), "cz-stamp-"));
+}
+
+function same(path: string): boolean {
+  const a = new Mixer();
+  const b = new Mixer();
+  mixCurrent(a, path);
+  mixRecorded(b, signatureOf(path));
+  return a.digest() === b.digest();
+}
+
+test("a recorded signature hashes like the path it was taken of", () => {
+  const dir = scratch();
+  writeFileSync(join(dir, "f"), "x");
+  symlinkSync(join(dir, "f"), join(dir, "link"));
+  symlinkSync(join(dir, "nowhere"), join(dir, "dangling"));
+  for (const p of ["f", "link", "dangling", "absent", "."]) assert.ok(same(join(dir, p)), p);
+  assert.is(signatureOf(join(dir, "absent")), "-");
+});
+
+test("a signature changes with content, even when size and mtime are put back", async () => {
+  const dir = scratch();
+  const f = join(dir, "f");
+  writeFileSync(f, "aaaa");
+  const before = signatureOf(f);
+  await sleep(20);
+  writeFileSync(f, "bbbb");
+  assert.is.not(signatureOf(f), before, "same size, new content");
+  const { utimesSync, statSync } = await import("node:fs");
+  const [, , , mtime] = before.split(":");
+  utimesSync(f, statSync(f).atime, new Date(Number(mtime)));
+  assert.is.not(signatureOf(f), before, "mtime set back: ctime still moved");
+});
+
+const context: Context = { argv: ["build"], cwd: "/w", env: "e", tool: "t", terminal: "false:false false:false" };
+
+function stampOf(files: string[], startedAt: number): { file: string; written: boolean } {
+  const dir = scratch();
+  const file = join(dir, "stamp");
+  const reads = new Map(files.map((p) => [p, signatureOf(p)] as [string, Signature]));
+  return { file, written: writeStamp(file, context, { reads, startedAt }, "done in \0\n") };
+}
+
+test("a stamp replays while nothing it lists changed, and not after", async () => {
+  const dir = scratch();
+  const f = join(dir, "f");
+  writeFileSync(f, "1");
+  const { file, written } = stampOf([f, dir], Date.now() + 10_000);
+  assert.ok(written);
+  assert.is(replayable(file, context), "done in \0\n");
+  for (const [field, value] of [["argv", ["build", "-j", "2"]], ["cwd", "/x"], ["env", "other"], ["tool", "t2"], ["terminal", "true:true false:false"]] as const) {
+    assert.is(replayable(file, { ...context, [field]: value }), undefined, field);
+  }
+  await sleep(20);
+  appendFileSync(f, "2");
+  assert.is(replayable(file, context), undefined, "an edit");
+});
+
+test("a path found absent is vouched for by its folder's signature", async () => {
+  const dir = scratch();
+  const probe = join(dir, "package.json");
+  const { file, written } = stampOf([dir, probe], Date.now() + 10_000);
+  assert.ok(written);
+  assert.not.match(readFileSync(file, "utf8"), "package.json", "the absent entry is left to the folder");
+  assert.ok(replayable(file, context));
+  await sleep(20);
+  writeFileSync(probe, "{}");
+  assert.is(replayable(file, context), undefined, "creating it changed the folder");
+});
+
+test("no stamp when a path changed during the run or just before it", async () => {
+  const dir = scratch();
+  const f = join(dir, "f");
+  writeFileSync(f, "1");
+  const reads = new Map([[f, signatureOf(f)]]);
+  await sleep(20);
+  writeFileSync(f, "22");
+  assert.not.ok(writeStamp(join(dir, "a"), context, { reads, startedAt: Date.now() + 10_000 }, ""), "changed during the run");
+  const fresh = stampOf([f], Date.now());
+  assert.not.ok(fresh.written, "changed less than a clock tick before the run could change again unseen");
+  assert.equal(readdirSync(dir).sort(), ["f"], "no stamp, no temporary file left");
+});
+
+// End to end: the CLI answers an unchanged `build` or `check` from the stamp of the last
+// identical run. A stamped answer writes no run log, which is how these tests tell it apart.
+const logs = (ws: string) => readdirSync(join(ws, ".crystallize", "logs")).length;
+
+/** Runs `args` until a stamp exists: the first no-op after a build may be too close to its writes. */
+async function stamped(ws: string, args: string[], env: Record<string, string> = {}): Promise<void> {
+  for (let i = 0; i < 5; i++) {
+    const r = await runCli(args, ws, env);
+    assert.is(r.code, 0, r.output);
+    try {
+      readFileSync(join(ws, ".crystallize", "stamps", args[0]));
+      return;
+    } catch {
+      await sleep(150);
+    }
+  }
+  assert.unreachable("no stamp written after five unchanged runs");
+}
+
+test("an unchanged build is answered from its stamp; edits, views, env and flags are not", async () => {
+  const ws = copyFixture("tutorial");
+  assert.is((await runCli(["build"], ws)).code, 0);
+  await stamped(ws, ["build"]);
+  const before = logs(ws);
+  const replay = await runCli(["build"], ws);
+  assert.is(replay.code, 0);
+  assert.match(replay.stdout, /done: 0 built, 2 up to date in \d+ms\n$/);
+  assert.is(logs(ws), before, "answered from the stamp");
+
+  const other = await runCli(["build"], ws, { SOME_VARIABLE: "1" });
+  assert.match(other.stdout, /0 built, 2 up to date/);
+  assert.is(logs(ws), before + 1, "another environment is not vouched for");
+  const off = await runCli(["build"], ws, { CRYSTALLIZE_NO_STAMP: "1" });
+  assert.match(off.stdout, /0 built, 2 up to date/);
+  assert.is(logs(ws), before + 2, "CRYSTALLIZE_NO_STAMP=1 always looks");
+
+  const view = join(ws, "data", "producer", "v0", "replicate_0", "baseline", "summary.json");
+  const good = readFileSync(view, "utf8");
+  writeFileSync(view, '{"total": 600}');
+  const repaired = await runCli(["build"], ws);
+  assert.is(repaired.code, 0, repaired.output);
+  assert.is(readFileSync(view, "utf8"), good, "a view edited by hand is restored, not vouched for");
+
+  await stamped(ws, ["build"]);
+  const steps = join(ws, "experiments", "consumer", "steps.ts");
+  writeFileSync(steps, readFileSync(steps, "utf8").replace("data.producer_summary.total", "data.producer_summary.total * 2"));
+  const edited = await runCli(["build"], ws);
+  assert.match(edited.stdout, /1 built, 1 up to date/, edited.output);
+
+  mkdirSync(join(ws, "experiments", "third"));
+  writeFileSync(join(ws, "experiments", "third", "config.yaml"), "datasource:\n  producer_summary: producer#summary\nsteps: [inspect_summary]\n");
+  writeFileSync(join(ws, "experiments", "third", "steps.ts"), readFileSync(steps, "utf8"));
+  const added = await runCli(["build"], ws);
+  assert.match(added.stdout, /1 built, 2 up to date/, "a new experiment folder is seen");
+  rmSync(ws, { recursive: true, force: true });
+});
+
+test("an unchanged check is answered from its stamp; a config edit is not", async () => {
+  const ws = copyFixture("tutorial");
+  assert.is((await runCli(["build"], ws)).code, 0);
+  await stamped(ws, ["check"]);
+  const replay = await runCli(["check"], ws);
+  assert.is(replay.code, 0);
+  assert.is(replay.stdout, "crystallize.lock matches all 2 experiments\n");
+  const config = join(ws, "experiments", "producer", "config.yaml");
+  appendFileSync(config, "replicates: 2\n");
+  const stale = await runCli(["check"], ws);
+  assert.is(stale.code, 1, stale.output);
+  assert.match(stale.stdout, /producer/);
+  rmSync(ws, { recursive: true, force: true });
+});
+
+test.run();
