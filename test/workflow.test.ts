@@ -2,7 +2,7 @@
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { execFileSync } from "node:child_process";
-import { chmodSync, cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { copyFixture, exists, makeWorkspace, runCli } from "./helpers.js";
@@ -70,7 +70,9 @@ hook("hook install writes a pre-commit hook that runs crystallize check, and ref
   const r = await runCli(["hook", "install"], ws);
   assert.is(r.code, 0, r.output);
   const path = join(ws, ".git/hooks/pre-commit");
-  assert.match(readFileSync(path, "utf8"), /exec npx --no-install crystallize check/);
+  const text = readFileSync(path, "utf8");
+  assert.match(text, /exec "\$d\/node_modules\/\.bin\/crystallize" check/, "the project's own install first");
+  assert.match(text, /exec npx --no-install crystallize check/, "npx when there is none");
   assert.ok(statSync(path).mode & 0o100, "executable");
   assert.is((await runCli(["hook", "install"], ws)).code, 0, "reinstalling its own hook is fine");
   writeFileSync(path, "#!/bin/sh\necho mine\n");
@@ -107,6 +109,18 @@ hook("the installed hook blocks a commit whose lock is stale", async () => {
     assert.match(String(e.stdout) + String(e.stderr), /stale {3}consumer: code experiments\/consumer\/steps\.ts modified/);
   }
   assert.ok(failed, "the commit was refused");
+});
+
+hook("the installed hook runs the nearest node_modules/.bin/crystallize, not npx", async () => {
+  const repo = mkdtempSync(join(tmpdir(), "cz-hookrepo-"));
+  git(repo, "init", "-q");
+  cpSync(copyFixture("tutorial"), join(repo, "analysis"), { recursive: true });
+  assert.is((await runCli(["hook", "install"], join(repo, "analysis"))).code, 0);
+  mkdirSync(join(repo, "node_modules", ".bin"), { recursive: true });
+  writeFileSync(join(repo, "node_modules", ".bin", "crystallize"), `#!/bin/sh\necho "local crystallize $* in $PWD"\n`);
+  chmodSync(join(repo, "node_modules", ".bin", "crystallize"), 0o755);
+  const out = execFileSync("sh", [join(repo, ".git", "hooks", "pre-commit")], { cwd: repo, encoding: "utf8", env: { ...process.env, PATH: "/usr/bin:/bin" } });
+  assert.is(out, `local crystallize check in ${join(repo, "analysis")}\n`);
 });
 
 hook.run();

@@ -6,10 +6,26 @@ import { EXIT } from "./commands.js";
 
 const MARK = "# installed by crystallize hook install";
 
-/** The hook: fails the commit when crystallize.lock does not match config and code. */
+/**
+ * The hook: fails the commit when crystallize.lock does not match config and code. npx alone
+ * takes longer than the check (about a second, against a tenth for the check of an unchanged
+ * workspace), so the hook runs the project's own install when it finds one, as npx would.
+ */
 function hookText(workspace: string): string {
   const cd = workspace === "." ? "" : `cd "${workspace}" || exit 1\n`;
-  return `#!/bin/sh\n${MARK}\n# Fails the commit when crystallize.lock does not match config and code.\n${cd}exec npx --no-install crystallize check\n`;
+  return [
+    "#!/bin/sh",
+    MARK,
+    "# Fails the commit when crystallize.lock does not match config and code.",
+    `${cd}d=$PWD`,
+    "while :; do",
+    '  if [ -x "$d/node_modules/.bin/crystallize" ]; then exec "$d/node_modules/.bin/crystallize" check; fi',
+    '  [ "$d" = / ] && break',
+    '  d=$(dirname "$d")',
+    "done",
+    "exec npx --no-install crystallize check",
+    "",
+  ].join("\n");
 }
 
 /** The work tree and git folder of the repository holding `dir`; undefined outside git. */
