@@ -17,6 +17,7 @@ const STAMPED = new Set(["build", "check"]);
  * CRYSTALLIZE_NO_STAMP=1 turns stamps off.
  */
 export async function run(argv: string[]): Promise<number> {
+  ignoreClosedReaders();
   const command = argv[0];
   if (!STAMPED.has(command) || process.env.CRYSTALLIZE_NO_STAMP) return (await import("./main.js")).main(argv);
   const context: Context = { argv, cwd: process.cwd(), env: environmentDigest(), tool: toolIdentity([fileURLToPath(import.meta.url)]), terminal: terminalState() };
@@ -56,3 +57,14 @@ function stamp(trace: Trace, context: Context, command: string): void {
   writeStamp(stampPath(offer.root, command), context, { reads, startedAt: trace.startedAt }, stdout);
 }
 
+/**
+ * `crystallize status | head`: when the reader goes away, what is left to print is dropped and
+ * the command finishes its work (a build still writes its lock), instead of dying on EPIPE.
+ */
+function ignoreClosedReaders(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on("error", (err: NodeJS.ErrnoException) => {
+      if (err.code !== "EPIPE" && err.code !== "ERR_STREAM_DESTROYED") throw err;
+    });
+  }
+}
