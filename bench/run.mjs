@@ -65,8 +65,13 @@ function layered(n) {
   row(`no-op build N=${n}`, fmt(median(noops)), `median of ${noops.length}`);
   const node0 = median(Array.from({ length: REPS }, () => { const t = performance.now(); spawnSync(process.execPath, ["-e", "0"]); return performance.now() - t; }));
   row(`  (node -e 0 on this machine)`, fmt(node0), `no-op / node start = ${(median(noops) / node0).toFixed(2)}`);
-  const checks = Array.from({ length: REPS }, () => cli(ws, ["check"]).ms);
+  const checks = Array.from({ length: REPS + 1 }, () => cli(ws, ["check"]).ms).slice(1);
   row(`check N=${n}`, fmt(median(checks)), `median of ${checks.length}`);
+  // The same two commands with stamps off: what they cost when something changed since the
+  // last identical run (the engine plans everything, stat cache warm).
+  const engine = { CRYSTALLIZE_NO_STAMP: "1" };
+  row(`  no-op build N=${n}, engine (no stamp)`, fmt(median(Array.from({ length: REPS }, () => cli(ws, ["build"], engine).ms))), `median of ${REPS}`);
+  row(`  check N=${n}, engine (no stamp)`, fmt(median(Array.from({ length: REPS }, () => cli(ws, ["check"], engine).ms))), `median of ${REPS}`);
 
   const root = levels[0][0];
   const steps = join(ws, "experiments", root, "steps.ts");
@@ -118,6 +123,8 @@ function bigOutputs() {
   row("cold build, 1 GB of outputs", fmt(cold));
   const noops = Array.from({ length: REPS + 1 }, () => cli(ws, ["build"]).ms).slice(1);
   row("no-op build, 1 GB of outputs", fmt(median(noops)), `median of ${noops.length} (target <= 150 ms)`);
+  const engine = Array.from({ length: REPS }, () => cli(ws, ["build"], { CRYSTALLIZE_NO_STAMP: "1" }).ms);
+  row("  no-op build, 1 GB of outputs, engine (no stamp)", fmt(median(engine)), `median of ${engine.length}`);
   rmSync(ws, { recursive: true, force: true });
 }
 
