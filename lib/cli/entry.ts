@@ -19,7 +19,9 @@ const STAMPED = new Set(["build", "check"]);
 export async function run(argv: string[]): Promise<number> {
   ignoreClosedReaders();
   const command = argv[0];
-  if (!STAMPED.has(command) || process.env.CRYSTALLIZE_NO_STAMP) return (await import("./main.js")).main(argv);
+  // --json prints durations and a log path, and --watch never ends: neither is stamped.
+  const stampable = STAMPED.has(command) && !argv.includes("--json") && !argv.includes("--watch") && !process.env.CRYSTALLIZE_NO_STAMP;
+  if (!stampable) return (await import("./main.js")).main(argv);
   const context: Context = { argv, cwd: process.cwd(), env: environmentDigest(), tool: toolIdentity([fileURLToPath(import.meta.url)]), terminal: terminalState() };
   for (let dir = context.cwd; ; dir = dirname(dir)) {
     const stdout = replayable(stampPath(dir, command), context);
