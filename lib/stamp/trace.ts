@@ -71,17 +71,21 @@ export function offerReplay(offer: Offer): void {
 /** Starts recording; meant to be called once, before the command's code runs. */
 export function startTrace(): Trace {
   const trace: Trace = { reads: new Map(), writes: new Set(), spawned: false, stdout: "", stderr: "", startedAt: Date.now() };
+  // Once a process is started the run cannot be stamped: stop paying for the record.
   const read = (arg: unknown) => {
+    if (trace.spawned) return;
     const path = pathOf(arg);
     if (path !== undefined && !trace.reads.has(path)) trace.reads.set(path, signatureOf(path));
   };
   const write = (arg: unknown) => {
+    if (trace.spawned) return;
     const path = pathOf(arg);
     if (path !== undefined) trace.writes.add(path);
   };
   // Removing what is not there, or making a folder that is, changes nothing: a no-op build
   // clears its (never created) staging folder.
   const change = (arg: unknown, whenPresent: boolean) => {
+    if (trace.spawned) return;
     const path = pathOf(arg);
     if (path !== undefined && (signatureOf(path) !== "-") === whenPresent) trace.writes.add(path);
   };
