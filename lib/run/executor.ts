@@ -362,7 +362,7 @@ export class Executor {
       dataDir: this.o.store.dataDir,
       single: this.o.singles.get(unit.experiment),
       versionOf: (name) => this.results.get(name)!.version!,
-      stagingPath: (fileName) => this.stagingPath(unit, fileName),
+      stagingPath: (fileName) => this.stagingPath(id, fileName),
     });
     const outcome = await this.workers.run(spec, unit);
     this.flying.set(unit.experiment, this.inFlightOf(unit.experiment) - 1);
@@ -382,7 +382,7 @@ export class Executor {
     const cfg = this.o.graph.node(unit.experiment).config;
     const outputs: Record<string, StoredOutput> = {};
     for (const o of cfg.outputs) {
-      const staged = this.stagingPath(unit, o.fileName);
+      const staged = this.stagingPath(id, o.fileName);
       const stored = verifying ? { digest: await digestFile(staged), size: statSync(staged).size } : await this.o.store.ingest(staged);
       outputs[o.alias] = { file: o.fileName, ...stored };
     }
@@ -468,7 +468,8 @@ export class Executor {
     this.o.events.experimentFinished(result);
   }
 
-  private stagingPath(unit: Unit, fileName: string): string {
-    return join(this.staging, unit.experiment, unit.condition.name, `replicate_${unit.replicate}`, fileName);
+  /** One folder per unit run: the worker makes one folder, not one per name component. */
+  private stagingPath(unitId: string, fileName: string): string {
+    return join(this.staging, unitId, fileName);
   }
 }

@@ -1,9 +1,9 @@
-import { chmodSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync } from "node:fs";
-import { join } from "node:path";
+import { chmodSync, readFileSync, renameSync, rmSync, statSync, unlinkSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { digestFile, type Digest } from "../hash/digest.js";
 import type { UnitKey } from "../hash/keys.js";
 import type { StatCache } from "../hash/stat-cache.js";
-import { writeFileAtomic } from "./atomic.js";
+import { ensureDir, writeFileAtomic } from "./atomic.js";
 import type { MetadataFile } from "./views.js";
 
 /** One output file of a unit, as stored. */
@@ -109,7 +109,7 @@ export class Store {
     if (await this.verifyObject(digest)) {
       unlinkSync(staged);
     } else {
-      mkdirSync(join(target, ".."), { recursive: true });
+      ensureDir(dirname(target));
       chmodSync(staged, 0o444);
       renameSync(staged, target);
       await this.statCache.remember(target, "digest", digest);
