@@ -271,8 +271,9 @@ export class Executor {
   /**
    * One unit from start to end. Its slot is freed as soon as the worker is done, so the next
    * unit starts while this one's outputs are being stored; except for an experiment's last
-   * unit: its slot is held until the experiment is complete and its dependents are queued, so
-   * that they, not whatever was queued before, get it (the critical path must not wait).
+   * unit when a dependent would outrank everything queued: then the slot is held until the
+   * experiment is complete and its dependents are queued, so that they, not whatever was queued
+   * before, get it (the critical path must not wait).
    */
   private async process(exp: RunningExperiment, unit: Unit): Promise<void> {
     let freed = false;
@@ -284,7 +285,7 @@ export class Executor {
     };
     const freeUnlessLast = () => {
       exp.returned++;
-      if (exp.returned < exp.plan.units.length) free();
+      if (exp.returned < exp.plan.units.length || this.queueOutranksDependents(exp.plan.name)) free();
     };
     let result: UnitResult | undefined;
     try {
@@ -309,6 +310,16 @@ export class Executor {
     this.release(exp.plan.name);
     free();
     this.pump();
+  }
+
+  /**
+   * Whether the next queued unit goes before every dependent of `name` that is still to run:
+   * then handing the slot on now delays none of them. With nothing queued, the slot is held.
+   */
+  private queueOutranksDependents(name: string): boolean {
+    if (this.ready.length === 0) return false;
+    const head = this.ready[0].priority;
+    return this.o.graph.node(name).downstream.every((d) => !this.running.has(d) || this.results.has(d) || (this.o.priority.get(d) ?? 0) <= head);
   }
 
   private unsettledUnits(): number {
