@@ -12,7 +12,7 @@ import type { UserError } from "../runtime/protocol.js";
 import type { Store, StoredOutput, UnitRecord } from "../store/store.js";
 import type { ViewState } from "../store/views.js";
 import { settleVersion } from "../store/versions.js";
-import type { PoolEvents } from "./pool.js";
+import type { PoolEvents, WorkerPool } from "./pool.js";
 import { oneLine, relativiseStack } from "./user-error.js";
 import { Workers } from "./workers.js";
 import { unitSpec } from "./spec.js";
@@ -87,6 +87,8 @@ export interface ExecuteOptions {
     /** The version dependents of a verified experiment read: the locked one. */
     version(experiment: string): number;
   };
+  /** Node workers started before the executor (see startWorkersEarly). */
+  pool?: WorkerPool;
   /** Single default data source export per experiment (see checkExports). */
   singles: Map<string, string | undefined>;
   /** Scheduling priority per experiment: higher first (longest remaining path). */
@@ -162,7 +164,7 @@ export class Executor {
         if (unit) o.events.unitStarted(unit.experiment, { condition: unit.condition.name, replicate: unit.replicate });
       },
     };
-    this.workers = new Workers(o, events);
+    this.workers = new Workers(o, events, o.pool);
   }
 
   async run(): Promise<ExperimentResult[]> {

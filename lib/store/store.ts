@@ -1,4 +1,4 @@
-import { chmodSync, readFileSync, renameSync, rmSync, statSync, unlinkSync } from "node:fs";
+import { chmodSync, readdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { digestFile, type Digest } from "../hash/digest.js";
 import type { UnitKey } from "../hash/keys.js";
@@ -47,6 +47,15 @@ export interface VersionIndex {
   units: Record<string, UnitKey[]>;
   /** Version number -> its metadata.json, fixed when the version was first written. */
   metadata: Record<string, MetadataFile>;
+}
+
+/** Whether the store under `dataDir` holds any unit record (a shard folder of `units/`). */
+export function storeHasRecords(dataDir: string): boolean {
+  try {
+    return readdirSync(join(dataDir, ".store", "units")).length > 0;
+  } catch {
+    return false;
+  }
 }
 
 /**
