@@ -209,6 +209,8 @@ export class WorkerPool {
 
   /** Ends every worker and what it started: SIGTERM to each process group, SIGKILL soon after. */
   async close(force = false): Promise<void> {
+    // A pool started early is closed by the executor, then by the build: once is enough.
+    if (this.closed && !force) return;
     this.closed = true;
     const slots = [...this.all];
     for (const s of slots) {
