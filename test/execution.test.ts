@@ -65,4 +65,28 @@ test("an experiment starts when its own upstream is done, not when its level is"
   assert.ok(span(ws, "after_fast").start < span(ws, "slow").end, "after_fast started before slow finished");
 });
 
+test("experiment modules load as CommonJS or as ES modules, as Node and tsx would load them", async () => {
+  // CommonJS TypeScript (no package.json type): modules share one instance of a local helper.
+  const cjs = makeWorkspace({
+    "experiments/c/config.yaml": "outputs: {o: {file_name: o.txt}}\nsteps: [count, finish]\n",
+    "experiments/c/helper.ts": "export const seen: string[] = [];\n",
+    "experiments/c/datasources.ts": "import { seen } from './helper';\nexport const src = () => { seen.push('ds'); return 1; };\n",
+    "experiments/c/steps.ts":
+      "import { seen } from './helper';\nexport const count = (d: number, ctx: any) => { ctx.metrics.add('seen', seen.length); ctx.metrics.add('url', import.meta.url.endsWith('/steps.ts')); return d; };\n" +
+      "export const finish = (d: number, ctx: any) => { ctx.outputs.o.write(String(d)); return d; };\nexport default { finish };\n",
+  });
+  let r = await runCli(["build"], cjs);
+  assert.is(r.code, 0, r.output);
+  assert.equal(readJson(join(cjs, "data/c/v0/baseline/results.json")).metrics, { seen: [1], url: [true] });
+  // An ES-module workspace: top-level await works only if steps.ts is loaded as an ES module.
+  const esm = makeWorkspace({
+    "package.json": JSON.stringify({ name: "ws", private: true, type: "module" }),
+    "experiments/m/config.yaml": "steps: [offset]\n",
+    "experiments/m/steps.ts": "const base = await Promise.resolve(5);\nexport const offset = (d: unknown, ctx: any) => { ctx.metrics.add('base', base); return d; };\n",
+  });
+  r = await runCli(["build"], esm);
+  assert.is(r.code, 0, r.output);
+  assert.equal(readJson(join(esm, "data/m/v0/baseline/results.json")).metrics, { base: [5] });
+});
+
 test.run();

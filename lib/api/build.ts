@@ -14,6 +14,8 @@ import { assess, type Assessment } from "../plan/assess.js";
 import { planBuild, type BuildPlan, type PlanOptions } from "../plan/plan.js";
 import { criticalPathPriority } from "../plan/priority.js";
 import { Executor, type ExecuteOptions, type ExecutionEvents, type ExperimentResult, type KeyFn } from "../run/executor.js";
+import type { WorkerPool } from "../run/pool.js";
+import { startWorkersEarly } from "../run/workers.js";
 import { acquireBuildLock } from "../store/build-lock.js";
 import { Store } from "../store/store.js";
 import { readTimings, saveTimings, TIMINGS_FILE } from "../store/timings.js";
@@ -178,56 +180,71 @@ export async function withWorkspaceLock<T>(root: string, command: string, onWait
 export async function buildWorkspace(loaded: LoadedWorkspace, options: BuildOptions = {}, prepared?: PreparedBuild): Promise<BuildOutcome> {
   const root = loaded.workspace.root;
   return withWorkspaceLock(root, "build", options.onWait, async () => {
-    // Prepared after taking the lock, so that it sees what a build we waited for stored.
-    const p = prepared ?? (await prepareBuild(loaded, options));
-    await cleanupStale(p.dataDir);
     const jobs = Math.max(1, options.jobs ?? loaded.workspace.settings.jobs ?? availableParallelism());
-    const timingsPath = join(root, STATE_DIR, TIMINGS_FILE);
-    const timings = readTimings(timingsPath);
-    const executor = new Executor({
-      root,
-      graph: loaded.graph,
-      plan: p.plan,
-      store: p.store,
-      statCache: p.statCache,
-      keyOf: p.keyOf,
-      force: p.force,
-      verify: options.verify,
-      singles: p.singles,
-      // CRYSTALLIZE_SCHEDULER=fifo is the benchmarks' baseline: a plain first-in first-out queue.
-      priority: process.env.CRYSTALLIZE_SCHEDULER === "fifo" ? new Map() : criticalPathPriority(loaded.graph, p.plan, timings),
-      jobs,
-      failFast: options.failFast ?? false,
-      workerMemoryMb: loaded.workspace.settings.workerMemoryMb,
-      interpreterOf: (name) => p.pythons.command(loaded.graph.node(name).config),
-      events: withDefaults(options.events),
-      tag: `${process.pid}-${randomBytes(3).toString("hex")}`,
-      // `verify` compares outputs; verdicts stay as the last build left them.
-      hypotheses: options.verify || options.evaluateHypotheses === false ? undefined : p.hypotheses,
-    });
-    let interrupted = false;
-    const onAbort = () => {
-      interrupted = true;
-      void executor.abort();
-    };
-    options.signal?.addEventListener("abort", onAbort, { once: true });
-    options.onStart?.({ cancel: (names) => executor.cancel(names) });
+    const { settings } = loaded.workspace;
+    const configs = [...loaded.graph.nodes.values()].map((n) => n.config);
+    const pool = prepared ? undefined : startWorkersEarly({ root, dataDir: join(root, settings.data), jobs, workerMemoryMb: settings.workerMemoryMb, configs });
     try {
-      const experiments = await executor.run();
-      const schedulingMs = executor.firstUnitAt === undefined ? undefined : performance.now() - executor.firstUnitAt;
-      let lockWritten = false;
-      if (!interrupted && !options.verify) {
-        // A build with overrides did not build what the configs say: the lock stays as it was.
-        if (options.replicates === undefined && options.treatments === undefined) lockWritten = await recordLock(p, experiments);
-        await saveTimings(timingsPath, timings, experiments);
-        await p.statCache.save();
-      }
-      const ok = !interrupted && experiments.every((e) => e.status === "built" || e.status === "cached");
-      return { root, plan: p.plan, experiments, ok, interrupted, jobs, lockWritten, schedulingMs };
+      // Prepared after taking the lock, so that it sees what a build we waited for stored.
+      const p = prepared ?? (await prepareBuild(loaded, options));
+      return await execute(loaded, options, p, jobs, pool);
     } finally {
-      options.signal?.removeEventListener("abort", onAbort);
+      // Ended by the executor once it ran; here when planning failed first.
+      await pool?.close();
     }
   });
+}
+
+/** Runs a prepared build and records it (the lock, timings and stat cache). */
+async function execute(loaded: LoadedWorkspace, options: BuildOptions, p: PreparedBuild, jobs: number, pool: WorkerPool | undefined): Promise<BuildOutcome> {
+  const root = loaded.workspace.root;
+  await cleanupStale(p.dataDir);
+  const timingsPath = join(root, STATE_DIR, TIMINGS_FILE);
+  const timings = readTimings(timingsPath);
+  const executor = new Executor({
+    root,
+    graph: loaded.graph,
+    plan: p.plan,
+    store: p.store,
+    statCache: p.statCache,
+    keyOf: p.keyOf,
+    force: p.force,
+    verify: options.verify,
+    singles: p.singles,
+    // CRYSTALLIZE_SCHEDULER=fifo is the benchmarks' baseline: a plain first-in first-out queue.
+    priority: process.env.CRYSTALLIZE_SCHEDULER === "fifo" ? new Map() : criticalPathPriority(loaded.graph, p.plan, timings),
+    jobs,
+    failFast: options.failFast ?? false,
+    workerMemoryMb: loaded.workspace.settings.workerMemoryMb,
+    pool,
+    interpreterOf: (name) => p.pythons.command(loaded.graph.node(name).config),
+    events: withDefaults(options.events),
+    tag: `${process.pid}-${randomBytes(3).toString("hex")}`,
+    // `verify` compares outputs; verdicts stay as the last build left them.
+    hypotheses: options.verify || options.evaluateHypotheses === false ? undefined : p.hypotheses,
+  });
+  let interrupted = false;
+  const onAbort = () => {
+    interrupted = true;
+    void executor.abort();
+  };
+  options.signal?.addEventListener("abort", onAbort, { once: true });
+  options.onStart?.({ cancel: (names) => executor.cancel(names) });
+  try {
+    const experiments = await executor.run();
+    const schedulingMs = executor.firstUnitAt === undefined ? undefined : performance.now() - executor.firstUnitAt;
+    let lockWritten = false;
+    if (!interrupted && !options.verify) {
+      // A build with overrides did not build what the configs say: the lock stays as it was.
+      if (options.replicates === undefined && options.treatments === undefined) lockWritten = await recordLock(p, experiments);
+      await saveTimings(timingsPath, timings, experiments);
+      await p.statCache.save();
+    }
+    const ok = !interrupted && experiments.every((e) => e.status === "built" || e.status === "cached");
+    return { root, plan: p.plan, experiments, ok, interrupted, jobs, lockWritten, schedulingMs };
+  } finally {
+    options.signal?.removeEventListener("abort", onAbort);
+  }
 }
 
 /** The lock entry for an experiment that was just built or found up to date. */

@@ -12,7 +12,7 @@ import type { UserError } from "../runtime/protocol.js";
 import type { Store, StoredOutput, UnitRecord } from "../store/store.js";
 import type { ViewState } from "../store/views.js";
 import { settleVersion } from "../store/versions.js";
-import type { PoolEvents } from "./pool.js";
+import type { PoolEvents, WorkerPool } from "./pool.js";
 import { oneLine, relativiseStack } from "./user-error.js";
 import { Workers } from "./workers.js";
 import { unitSpec } from "./spec.js";
@@ -87,6 +87,8 @@ export interface ExecuteOptions {
     /** The version dependents of a verified experiment read: the locked one. */
     version(experiment: string): number;
   };
+  /** Node workers started before the executor (see startWorkersEarly). */
+  pool?: WorkerPool;
   /** Single default data source export per experiment (see checkExports). */
   singles: Map<string, string | undefined>;
   /** Scheduling priority per experiment: higher first (longest remaining path). */
@@ -162,7 +164,7 @@ export class Executor {
         if (unit) o.events.unitStarted(unit.experiment, { condition: unit.condition.name, replicate: unit.replicate });
       },
     };
-    this.workers = new Workers(o, events);
+    this.workers = new Workers(o, events, o.pool);
   }
 
   async run(): Promise<ExperimentResult[]> {
@@ -271,8 +273,9 @@ export class Executor {
   /**
    * One unit from start to end. Its slot is freed as soon as the worker is done, so the next
    * unit starts while this one's outputs are being stored; except for an experiment's last
-   * unit: its slot is held until the experiment is complete and its dependents are queued, so
-   * that they, not whatever was queued before, get it (the critical path must not wait).
+   * unit when a dependent would outrank everything queued: then the slot is held until the
+   * experiment is complete and its dependents are queued, so that they, not whatever was queued
+   * before, get it (the critical path must not wait).
    */
   private async process(exp: RunningExperiment, unit: Unit): Promise<void> {
     let freed = false;
@@ -284,7 +287,7 @@ export class Executor {
     };
     const freeUnlessLast = () => {
       exp.returned++;
-      if (exp.returned < exp.plan.units.length) free();
+      if (exp.returned < exp.plan.units.length || this.queueOutranksDependents(exp.plan.name)) free();
     };
     let result: UnitResult | undefined;
     try {
@@ -309,6 +312,16 @@ export class Executor {
     this.release(exp.plan.name);
     free();
     this.pump();
+  }
+
+  /**
+   * Whether the next queued unit goes before every dependent of `name` that is still to run:
+   * then handing the slot on now delays none of them. With nothing queued, the slot is held.
+   */
+  private queueOutranksDependents(name: string): boolean {
+    if (this.ready.length === 0) return false;
+    const head = this.ready[0].priority;
+    return this.o.graph.node(name).downstream.every((d) => !this.running.has(d) || this.results.has(d) || (this.o.priority.get(d) ?? 0) <= head);
   }
 
   private unsettledUnits(): number {
@@ -362,7 +375,7 @@ export class Executor {
       dataDir: this.o.store.dataDir,
       single: this.o.singles.get(unit.experiment),
       versionOf: (name) => this.results.get(name)!.version!,
-      stagingPath: (fileName) => this.stagingPath(unit, fileName),
+      stagingPath: (fileName) => this.stagingPath(id, fileName),
     });
     const outcome = await this.workers.run(spec, unit);
     this.flying.set(unit.experiment, this.inFlightOf(unit.experiment) - 1);
@@ -382,7 +395,7 @@ export class Executor {
     const cfg = this.o.graph.node(unit.experiment).config;
     const outputs: Record<string, StoredOutput> = {};
     for (const o of cfg.outputs) {
-      const staged = this.stagingPath(unit, o.fileName);
+      const staged = this.stagingPath(id, o.fileName);
       const stored = verifying ? { digest: await digestFile(staged), size: statSync(staged).size } : await this.o.store.ingest(staged);
       outputs[o.alias] = { file: o.fileName, ...stored };
     }
@@ -468,7 +481,8 @@ export class Executor {
     this.o.events.experimentFinished(result);
   }
 
-  private stagingPath(unit: Unit, fileName: string): string {
-    return join(this.staging, unit.experiment, unit.condition.name, `replicate_${unit.replicate}`, fileName);
+  /** One folder per unit run: the worker makes one folder, not one per name component. */
+  private stagingPath(unitId: string, fileName: string): string {
+    return join(this.staging, unitId, fileName);
   }
 }

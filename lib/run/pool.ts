@@ -34,8 +34,9 @@ export interface Busy {
 
 interface Slot {
   child: ChildProcess;
-  ready: Promise<void>;
   busy?: Busy & { dying?: boolean };
+  /** How the process ended, once it has. */
+  ended?: { code: number | null; signal: NodeJS.Signals | null };
 }
 
 const WORKER = fileURLToPath(new URL("../runtime/worker.js", import.meta.url));
@@ -48,15 +49,25 @@ const TSX = import.meta.resolve("tsx");
  * TypeScript loader's start-up is paid per worker, not per experiment.
  */
 export class WorkerPool {
+  /** Started workers waiting for a request. */
   private readonly idle: Slot[] = [];
   private readonly all = new Set<Slot>();
+  /** Workers still starting up. */
+  private starting = 0;
+  /** Requests waiting for a worker, in the order they came (the executor's priority order). */
+  private readonly waiters: Array<(slot: Slot) => void> = [];
   private closed = false;
 
   /**
    * Workers start in `root`: tsx reads the tsconfig.json of its start-up directory, which must
    * not depend on where the CLI was run from (the key covers the root's tsconfig.json).
    */
-  constructor(private readonly events: PoolEvents, private readonly root: string, private readonly memoryMb?: number) {}
+  constructor(
+    /** Replaceable: a pool started before the build's executor gets the executor's events. */
+    public events: PoolEvents,
+    private readonly root: string,
+    private readonly memoryMb?: number,
+  ) {}
 
   /**
    * Starts workers up to `n` in parallel. Called at the first cache miss, so that the loader
@@ -67,12 +78,10 @@ export class WorkerPool {
     if (this.all.size === 0) {
       // The first worker starts alone: on a small machine, starting all at once would delay the
       // first unit by every other worker's start-up. The rest follow as soon as it is ready.
-      const first = this.spawn();
-      this.idle.push(first);
-      void first.ready.then(() => this.warm(n));
+      this.spawn(() => this.warm(n));
       return;
     }
-    while (this.all.size < n) this.idle.push(this.spawn());
+    while (this.all.size < n) this.spawn();
   }
 
   async run(unit: UnitSpec): Promise<UnitOutcome> {
@@ -99,16 +108,38 @@ export class WorkerPool {
   }
 
   private async request(id: string, what: string, msg: ToWorker, onStart?: () => void): Promise<Reply> {
-    const slot = this.idle.pop() ?? this.spawn();
-    await slot.ready;
+    const slot = await this.acquire();
     return new Promise<Reply>((resolve) => {
-      slot.busy = { id, what, resolve, started: performance.now(), stderrTail: [] };
+      const busy = { id, what, resolve, started: performance.now(), stderrTail: [] };
+      // A worker that died while starting fails the request it was handed, as a crash would.
+      if (slot.ended) return resolve(crashReply(busy, slot.ended.code, slot.ended.signal));
+      slot.busy = busy;
       onStart?.();
       slot.child.send(msg);
     });
   }
 
-  private spawn(): Slot {
+  /**
+   * The next worker for a request: an idle one, else the first to finish starting or to come
+   * free. Requests are served in order, so that the unit queued first (the executor's highest
+   * priority) never waits on a worker still starting while a later one takes a ready worker.
+   */
+  private acquire(): Promise<Slot> {
+    const slot = this.idle.pop();
+    if (slot) return Promise.resolve(slot);
+    // More requests than workers on their way (a crashed worker, verifier calls): start one.
+    if (this.waiters.length >= this.starting) this.spawn();
+    return new Promise<Slot>((resolve) => this.waiters.push(resolve));
+  }
+
+  /** A worker that started or finished a request: to the first waiting request, else idle. */
+  private handOut(slot: Slot): void {
+    const waiter = this.waiters.shift();
+    if (waiter) waiter(slot);
+    else if (!this.closed && !slot.ended) this.idle.push(slot);
+  }
+
+  private spawn(onReady?: () => void): Slot {
     const execArgv = ["--import", TSX, "--import", REGISTER, "--enable-source-maps"];
     if (this.memoryMb) execArgv.push(`--max-old-space-size=${this.memoryMb}`);
     const child = fork(WORKER, [], {
@@ -118,9 +149,17 @@ export class WorkerPool {
       stdio: ["ignore", "pipe", "pipe", "ipc"],
       serialization: "advanced",
     });
-    let markReady!: () => void;
-    const slot: Slot = { child, ready: new Promise<void>((r) => (markReady = r)) };
+    let started = false;
+    const markReady = () => {
+      if (started) return;
+      started = true;
+      this.starting--;
+      this.handOut(slot);
+      onReady?.();
+    };
+    const slot: Slot = { child };
     this.all.add(slot);
+    this.starting++;
     const lineFrom = (stream: NodeJS.ReadableStream | null, isErr: boolean) => {
       if (!stream) return;
       createInterface({ input: stream }).on("line", (line) => {
@@ -145,11 +184,12 @@ export class WorkerPool {
       const busy = slot.busy;
       if (!busy || busy.id !== msg.id) return;
       slot.busy = undefined;
-      if (!this.closed) this.idle.push(slot);
       busy.resolve(msg);
+      this.handOut(slot);
     });
     // "close" comes after the child's stdio has ended, so its last stderr lines are in hand.
     child.on("close", (code, signal) => {
+      slot.ended = { code, signal };
       this.all.delete(slot);
       const i = this.idle.indexOf(slot);
       if (i >= 0) this.idle.splice(i, 1);
@@ -169,6 +209,8 @@ export class WorkerPool {
 
   /** Ends every worker and what it started: SIGTERM to each process group, SIGKILL soon after. */
   async close(force = false): Promise<void> {
+    // A pool started early is closed by the executor, then by the build: once is enough.
+    if (this.closed && !force) return;
     this.closed = true;
     const slots = [...this.all];
     for (const s of slots) {

@@ -4,7 +4,8 @@
  * A worker lives for one build: user modules are imported once per worker and reused.
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { dirname } from "node:path";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { format } from "node:util";
 import { internals, type Artifact, type Context } from "./api.js";
@@ -16,10 +17,47 @@ const send = (msg: FromWorker) => process.send!(msg);
 const modules = new Map<string, Promise<Record<string, unknown>>>();
 let current: string | undefined;
 
+const requireModule = createRequire(import.meta.url);
+/** Directory -> the `type` of its nearest package.json ("" when none says). */
+const packageTypes = new Map<string, string>();
+
+function packageType(dir: string): string {
+  let type = packageTypes.get(dir);
+  if (type !== undefined) return type;
+  const parent = dirname(dir);
+  try {
+    const parsed = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { type?: unknown };
+    type = typeof parsed?.type === "string" ? parsed.type : "";
+  } catch (err) {
+    // No package.json here: the next one up decides, as for Node (a broken one decides nothing).
+    type = (err as NodeJS.ErrnoException).code === "ENOENT" && parent !== dir && !dir.endsWith("/node_modules") ? packageType(parent) : "";
+  }
+  packageTypes.set(dir, type);
+  return type;
+}
+
+/**
+ * A `.ts` file outside a `"type": "module"` package is CommonJS to Node and tsx: it is loaded
+ * with require. import() would end in the same CommonJS loader, but only after round trips to
+ * the loader-hooks thread that cost several times the module's own loading. Everything that may
+ * be ES module code (`.mts`, `.mjs`, `.js` with module syntax) keeps import().
+ */
+function loadsAsCommonJs(module: string): boolean {
+  return module.endsWith(".ts") && packageType(dirname(module)) !== "module";
+}
+
+async function importModule(module: string): Promise<Record<string, unknown>> {
+  if (!loadsAsCommonJs(module)) return import(pathToFileURL(module).href) as Promise<Record<string, unknown>>;
+  const exports = requireModule(module) as Record<string, unknown>;
+  // What import() makes of a CommonJS module: its exports, and as default the compiled default
+  // export (`__esModule`, as tsx emits) or else the whole exports object.
+  return { ...exports, default: exports.__esModule ? exports.default : exports };
+}
+
 async function resolveExport(ref: ExportRef, role: string): Promise<(...args: unknown[]) => unknown> {
   let mod = modules.get(ref.module);
   if (!mod) {
-    mod = import(pathToFileURL(ref.module).href) as Promise<Record<string, unknown>>;
+    mod = importModule(ref.module);
     modules.set(ref.module, mod);
   }
   const exports = await mod;

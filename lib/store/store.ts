@@ -1,9 +1,9 @@
-import { chmodSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync } from "node:fs";
-import { join } from "node:path";
+import { chmodSync, readdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { digestFile, type Digest } from "../hash/digest.js";
 import type { UnitKey } from "../hash/keys.js";
 import type { StatCache } from "../hash/stat-cache.js";
-import { writeFileAtomic } from "./atomic.js";
+import { ensureDir, writeFileAtomic } from "./atomic.js";
 import type { MetadataFile } from "./views.js";
 
 /** One output file of a unit, as stored. */
@@ -47,6 +47,15 @@ export interface VersionIndex {
   units: Record<string, UnitKey[]>;
   /** Version number -> its metadata.json, fixed when the version was first written. */
   metadata: Record<string, MetadataFile>;
+}
+
+/** Whether the store under `dataDir` holds any unit record (a shard folder of `units/`). */
+export function storeHasRecords(dataDir: string): boolean {
+  try {
+    return readdirSync(join(dataDir, ".store", "units")).length > 0;
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -109,7 +118,7 @@ export class Store {
     if (await this.verifyObject(digest)) {
       unlinkSync(staged);
     } else {
-      mkdirSync(join(target, ".."), { recursive: true });
+      ensureDir(dirname(target));
       chmodSync(staged, 0o444);
       renameSync(staged, target);
       await this.statCache.remember(target, "digest", digest);

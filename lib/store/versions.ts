@@ -40,7 +40,7 @@ export async function settleVersion(store: Store, statCache: StatCache, i: Settl
   let version = index.results[resultId];
   let metadata = version === undefined ? undefined : index.metadata[version];
   if (version === undefined || metadata === undefined) {
-    version ??= Math.max(await latestVersion(store.dataDir, i.experiment), ...Object.values(index.results)) + 1;
+    version ??= Math.max(latestVersion(store.dataDir, i.experiment), ...Object.values(index.results)) + 1;
     metadata = { name: i.experiment, version, replicates: i.replicates, seed: i.seed, conditions: i.conditions, outputs: i.outputs, upstream: i.upstream };
     index.results[resultId] = version;
     index.units[version] = i.records.map((r) => r.key);

@@ -1,9 +1,9 @@
-import { constants, copyFileSync, existsSync, mkdirSync } from "node:fs";
-import { copyFile, mkdir, readdir, rename, rm } from "node:fs/promises";
+import { constants, copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { copyFile, readdir, rename, rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { digestBytes, digestFile } from "../hash/digest.js";
 import type { StatCache } from "../hash/stat-cache.js";
-import { tempNameFor, writeFileAtomic } from "./atomic.js";
+import { ensureDir, tempNameFor, writeFileAtomic } from "./atomic.js";
 import { alive } from "./build-lock.js";
 import type { Store, StoredOutput } from "./store.js";
 
@@ -44,20 +44,27 @@ export interface ViewContent {
 
 export type ViewState = "created" | "repaired" | "intact";
 
-/** Highest `v<N>` folder of an experiment, or -1. */
-export async function latestVersion(dataDir: string, experiment: string): Promise<number> {
+/** Highest `v<N>` folder of an experiment, or -1. Synchronous: one small listing per experiment. */
+export function latestVersion(dataDir: string, experiment: string): number {
   let names: string[];
   try {
-    names = await readdir(join(dataDir, experiment));
+    names = readdirSync(join(dataDir, experiment));
   } catch {
     return -1;
   }
   return Math.max(-1, ...names.map((n) => /^v(\d+)$/.exec(n)).filter((m) => m !== null).map((m) => Number(m![1])));
 }
 
+/** Folders from just below `top` down to `dir`, outermost first. */
+function ancestorsBelow(top: string, dir: string): string[] {
+  const chain: string[] = [];
+  for (let d = dir; d !== top && d.length > top.length; d = dirname(d)) chain.unshift(d);
+  return chain;
+}
+
 /** Copies an object out of the store: a reflink where the filesystem can, else a copy. */
-async function restore(store: Store, out: StoredOutput, dest: string): Promise<void> {
-  mkdirSync(dirname(dest), { recursive: true });
+async function restore(store: Store, out: StoredOutput, dest: string, makeDir = true): Promise<void> {
+  if (makeDir) mkdirSync(dirname(dest), { recursive: true });
   // Small files synchronously (no thread-pool round trip); large ones without blocking.
   if (out.size <= 1 << 20) copyFileSync(store.objectPath(out.digest), dest, constants.COPYFILE_FICLONE);
   else await copyFile(store.objectPath(out.digest), dest, constants.COPYFILE_FICLONE);
@@ -83,16 +90,30 @@ export async function materializeView(store: Store, statCache: StatCache, experi
 
   if (!existsSync(dir)) {
     // Assembled inside this build's staging folder (same filesystem), so a killed build leaves
-    // nothing half-made beside the versions, and cleaning up never scans every experiment.
+    // nothing half-made beside the versions, and cleaning up never scans every experiment. The
+    // folder is private until renamed, so its files are written in place, each folder made once.
     const tmp = join(store.dataDir, ".tmp", tag, ".views", experiment);
-    await rm(tmp, { recursive: true, force: true });
     try {
-      for (const { rel, out } of outputs) await restore(store, out, join(tmp, rel));
-      for (const { rel, text } of jsonFiles) await writeFileAtomic(join(tmp, rel), text);
-      await mkdir(dirname(dir), { recursive: true });
-      await rename(tmp, dir);
+      ensureDir(dirname(tmp));
+      try {
+        mkdirSync(tmp);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+        rmSync(tmp, { recursive: true, force: true });
+        mkdirSync(tmp);
+      }
+      const made = new Set<string>([tmp]);
+      const place = (rel: string) => {
+        const path = join(tmp, rel);
+        for (const d of ancestorsBelow(tmp, dirname(path))) if (!made.has(d)) (mkdirSync(d), made.add(d));
+        return path;
+      };
+      for (const { rel, out } of outputs) await restore(store, out, place(rel), false);
+      for (const { rel, text } of jsonFiles) writeFileSync(place(rel), text);
+      ensureDir(dirname(dir));
+      renameSync(tmp, dir);
     } catch (err) {
-      await rm(tmp, { recursive: true, force: true });
+      rmSync(tmp, { recursive: true, force: true });
       throw err;
     }
     for (const { rel, out } of outputs) await statCache.remember(join(dir, rel), "digest", out.digest);
