@@ -23,7 +23,7 @@ import { findRoot, loadWorkspace, type Workspace } from "../workspace/workspace.
 export interface LoadedWorkspace {
   workspace: Workspace;
   graph: Graph;
-  /** File facts remembered across runs in `.crystallize/stat-cache.json`. */
+  /** File facts remembered across runs in `.crystallize/stat-cache/`. */
   statCache: StatCache;
 }
 
@@ -34,7 +34,7 @@ export const STATE_DIR = ".crystallize";
 export async function openWorkspace(cwd: string): Promise<LoadedWorkspace> {
   await initHasher();
   const root = findRoot(cwd);
-  const statCache = StatCache.load(join(root, STATE_DIR, "stat-cache.json"));
+  const statCache = StatCache.load(join(root, STATE_DIR, "stat-cache"));
   const workspace = await loadWorkspace(root, statCache);
   return { workspace, graph: Graph.build(workspace.experiments), statCache };
 }
