@@ -31,6 +31,15 @@ interface Kind {
   used: Set<string>;
 }
 
+interface Lookup {
+  hit: boolean;
+  value: unknown;
+  k: Kind;
+  stamp: string;
+  /** The file's newest timestamp, for the racy rule. */
+  changedMs: number;
+}
+
 /**
  * Remembers values computed from files (digests, module analyses, parsed YAML) by their stat,
  * so a no-op build stats files instead of reading them. A file whose stat changed in any way is
@@ -75,23 +84,39 @@ export class StatCache {
    * `kind` separates different computations over the same file.
    */
   async get<T>(abs: string, kind: string, compute: () => Promise<T>): Promise<T> {
+    const seen = this.lookup(abs, kind);
+    if (seen.hit) return seen.value as T;
+    const value = await compute();
+    this.store(seen, abs, value);
+    return value;
+  }
+
+  /** `get` for a synchronous computation (a folder listing, say): no promise per file. */
+  getSync<T>(abs: string, kind: string, compute: () => T): T {
+    const seen = this.lookup(abs, kind);
+    if (seen.hit) return seen.value as T;
+    const value = compute();
+    this.store(seen, abs, value);
+    return value;
+  }
+
+  private lookup(abs: string, kind: string): Lookup {
     const k = this.kind(kind);
     k.used.add(abs);
     // Synchronous on purpose: thousands of stats of a no-op cost far less without a thread-pool
-    // round trip each.
-    const before = statSync(abs, { bigint: true });
-    const stamp = `${before.size}:${before.mtimeNs}:${before.ctimeNs}:${before.ino}`;
+    // round trip each. Taken before computing: a change made meanwhile shows next time.
+    const s = statSync(abs, { bigint: true });
+    const stamp = `${s.size}:${s.mtimeNs}:${s.ctimeNs}:${s.ino}`;
     const hit = k.entries[abs];
-    if (hit && hit[0] === stamp) return hit[1] as T;
-    const value = await compute();
-    const changedMs = Number((before.mtimeNs > before.ctimeNs ? before.mtimeNs : before.ctimeNs) / 1_000_000n);
-    if (this.now() - changedMs > RACY_MS) {
-      k.entries[abs] = [stamp, value];
-    } else {
-      delete k.entries[abs];
-    }
-    k.dirty = true;
-    return value;
+    if (hit && hit[0] === stamp) return { hit: true, value: hit[1], k, stamp, changedMs: 0 };
+    const changedMs = Number((s.mtimeNs > s.ctimeNs ? s.mtimeNs : s.ctimeNs) / 1_000_000n);
+    return { hit: false, value: undefined, k, stamp, changedMs };
+  }
+
+  private store(seen: Lookup, abs: string, value: unknown): void {
+    if (this.now() - seen.changedMs > RACY_MS) seen.k.entries[abs] = [seen.stamp, value];
+    else delete seen.k.entries[abs];
+    seen.k.dirty = true;
   }
 
   /**
