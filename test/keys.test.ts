@@ -1,8 +1,8 @@
-// unitKey writes its canonical JSON by hand for speed: it must equal the generic canonicalJson
-// of the same structure byte for byte, or every stored result and lock would go stale.
+// unitKey and sameJson stand in for the generic canonicalJson for speed: they must agree with
+// it exactly, or stored results and locks would go stale (or a changed lock go unwritten).
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { canonicalJson, digestBytes, initHasher } from "../lib/hash/digest.js";
+import { canonicalJson, digestBytes, initHasher, sameJson } from "../lib/hash/digest.js";
 import { unitKey, type NormalizedConfig, type UnitKeyInput } from "../lib/hash/keys.js";
 
 const keys = suite("unit keys, hand-written");
@@ -105,3 +105,21 @@ keys("records not in key order (unsorted, integer-like keys) still give the cano
 });
 
 keys.run();
+
+const same = suite("sameJson");
+
+same("agrees with comparing canonicalJson, plain data and edge cases alike", () => {
+  const r = rng(3);
+  const odd = [undefined, null, NaN, Infinity, -0, 0, "0", "null", new Date(0), new Date(0).toJSON(), [], {}, [undefined], [null], { a: undefined }];
+  const values = [...odd, ...Array.from({ length: 400 }, () => value(r, 0))];
+  for (const a of values) {
+    for (const b of [...odd, a, structuredClone(a), value(r, 0)]) {
+      assert.is(sameJson(a, b), canonicalJson(a) === canonicalJson(b), `${String(canonicalJson(a))} vs ${String(canonicalJson(b))}`);
+    }
+  }
+  // Key order does not matter; a reordered copy is the same.
+  assert.ok(sameJson({ a: 1, b: { c: [1, { d: 2, e: 3 }] } }, { b: { c: [1, { e: 3, d: 2 }] }, a: 1 }));
+  assert.not.ok(sameJson({ a: 1, b: 2 }, { a: 1, c: 2 }));
+});
+
+same.run();
