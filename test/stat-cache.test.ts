@@ -59,6 +59,19 @@ cache("a file changed within the racy window is not remembered", async () => {
   assert.is(t.computed(), 2);
 });
 
+cache("a racy file not in the cache does not make its kind rewritten", async () => {
+  const t = setup();
+  const first = StatCache.load(t.dir, t.later);
+  writeFileSync(join(t.root, "b.txt"), "b");
+  await first.get(join(t.root, "b.txt"), "digest", async () => "b");
+  await first.save();
+  const before = statSync(join(t.dir, "digest.json")).ino;
+  const second = StatCache.load(t.dir);
+  await t.read(second);
+  await second.save();
+  assert.is(statSync(join(t.dir, "digest.json")).ino, before);
+});
+
 cache("a file whose mtime was set back is racy by its ctime", async () => {
   const t = setup();
   const old = new Date(Date.now() - 3_600_000);

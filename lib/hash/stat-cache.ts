@@ -114,9 +114,16 @@ export class StatCache {
   }
 
   private store(seen: Lookup, abs: string, value: unknown): void {
-    if (this.now() - seen.changedMs > RACY_MS) seen.k.entries[abs] = [seen.stamp, value];
-    else delete seen.k.entries[abs];
-    seen.k.dirty = true;
+    const { k } = seen;
+    if (this.now() - seen.changedMs > RACY_MS) {
+      k.entries[abs] = [seen.stamp, value];
+      k.dirty = true;
+    } else if (abs in k.entries) {
+      // Not `delete`'s result: it is true for a missing key too, and a file just edited would
+      // have its whole kind rewritten by every command until it left the racy window.
+      delete k.entries[abs];
+      k.dirty = true;
+    }
   }
 
   /**
@@ -134,7 +141,9 @@ export class StatCache {
   /** Forgets a file (after we rewrote it ourselves, say). */
   forget(abs: string, kind: string): void {
     const k = this.kind(kind);
-    if (delete k.entries[abs]) k.dirty = true;
+    if (!(abs in k.entries)) return;
+    delete k.entries[abs];
+    k.dirty = true;
   }
 
   /**
