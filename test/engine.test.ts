@@ -143,9 +143,10 @@ function objectPath(ws: Ws, digest: string): string {
 }
 
 /**
- * Sets the mtime of every file below `dir` an hour back, so that the next build's stat cache
- * remembers their digests (it never trusts files modified in the last moments). Later edits
- * must then be caught through the stat, not by a re-read that happens anyway.
+ * Sets the mtime of every file below `dir` an hour back, as a tool restoring mtimes would. The
+ * stat cache still does not trust them for a moment (their ctime is recent, see RACY_MS), and
+ * later edits that put the old mtime back must be caught all the same. test/stat-cache.test.ts
+ * covers edits caught through the stat alone, with a clock moved forward.
  */
 function age(dir: string): void {
   const past = new Date(Date.now() - 3600_000);

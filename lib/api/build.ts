@@ -25,7 +25,7 @@ import { findRoot, loadWorkspace, type Workspace } from "../workspace/workspace.
 export interface LoadedWorkspace {
   workspace: Workspace;
   graph: Graph;
-  /** File facts remembered across runs in `.crystallize/stat-cache.json`. */
+  /** File facts remembered across runs in `.crystallize/stat-cache/`. */
   statCache: StatCache;
 }
 
@@ -34,11 +34,15 @@ export const STATE_DIR = ".crystallize";
 
 /** Finds the workspace above `cwd`, validates every config and builds the graph. */
 export async function openWorkspace(cwd: string): Promise<LoadedWorkspace> {
-  await initHasher();
+  // The hasher's wasm compiles while the configs load: nothing before the keys needs it.
+  const hasher = initHasher();
+  hasher.catch(() => {});
   const root = findRoot(cwd);
-  const statCache = StatCache.load(join(root, STATE_DIR, "stat-cache.json"));
+  const statCache = StatCache.load(join(root, STATE_DIR, "stat-cache"));
   const workspace = await loadWorkspace(root, statCache);
-  return { workspace, graph: Graph.build(workspace.experiments), statCache };
+  const graph = Graph.build(workspace.experiments);
+  await hasher;
+  return { workspace, graph, statCache };
 }
 
 export interface PlanRequest extends PlanOptions {

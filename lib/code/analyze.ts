@@ -1,7 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { extname } from "node:path";
 import type { Message } from "esbuild";
-import { init as initLexer, parse as parseModule } from "es-module-lexer";
 import { CrystallizeError } from "../errors/error.js";
 import { digestBytes, type Digest } from "../hash/digest.js";
 import { pythonImports, pythonTopLevel, scanPython } from "./python.js";
@@ -41,8 +40,10 @@ export async function analyzeModule(absPath: string, displayPath: string, source
   } catch (err) {
     throw syntaxError(err, displayPath);
   }
-  await initLexer;
-  const [imports, exports] = parseModule(code);
+  // Loaded here, not at start-up: importing it compiles its wasm, which a cached run never needs.
+  const lexer = await import("es-module-lexer");
+  await lexer.init;
+  const [imports, exports] = lexer.parse(code);
   const specifiers: string[] = [];
   const starExports: string[] = [];
   let unknownExports = false;

@@ -165,19 +165,30 @@ function findCycle(nodes: Map<string, GraphNode>): string[] | undefined {
 function topoOrder(nodes: Map<string, GraphNode>): string[] {
   const order: string[] = [];
   const indegree = new Map([...nodes].map(([n, node]) => [n, node.upstream.length]));
-  const ready = [...nodes.keys()].filter((n) => indegree.get(n) === 0).sort();
+  // Kept sorted in reverse, so the next name is popped off the end; a name is inserted at its
+  // place rather than re-sorting the whole list each time.
+  const ready = [...nodes.keys()].filter((n) => indegree.get(n) === 0).sort().reverse();
   while (ready.length > 0) {
-    const n = ready.shift()!;
+    const n = ready.pop()!;
     order.push(n);
     for (const d of nodes.get(n)!.downstream) {
       indegree.set(d, indegree.get(d)! - 1);
-      if (indegree.get(d) === 0) {
-        ready.push(d);
-        ready.sort();
-      }
+      if (indegree.get(d) === 0) ready.splice(insertionPoint(ready, d), 0, d);
     }
   }
   return order;
+}
+
+/** Where `name` goes in `desc` (sorted descending) to keep it sorted. */
+function insertionPoint(desc: string[], name: string): number {
+  let lo = 0;
+  let hi = desc.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (desc[mid] > name) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 /**

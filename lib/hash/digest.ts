@@ -100,6 +100,45 @@ function canonical(value: unknown, inArray: boolean): string | undefined {
   return out + "}";
 }
 
+/**
+ * Whether canonicalJson(a) === canonicalJson(b), found without writing either out: a no-op
+ * build compares the whole lock this way. Anything but plain data (a Date, undefined, a
+ * non-finite number) is compared through canonicalJson itself.
+ */
+export function sameJson(a: unknown, b: unknown): boolean {
+  if (a === b && typeof a !== "number") return true;
+  const ta = typeof a;
+  if (ta !== typeof b) return plainKind(a) && plainKind(b) ? false : canonicalJson(a) === canonicalJson(b);
+  if (ta === "string" || ta === "boolean") return a === b;
+  if (ta === "number") return Number.isFinite(a) && Number.isFinite(b) ? a === b : canonicalJson(a) === canonicalJson(b);
+  if (ta !== "object" || a === null || b === null || a instanceof Date || b instanceof Date) return canonicalJson(a) === canonicalJson(b);
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  if (Array.isArray(a)) {
+    const bs = b as unknown[];
+    if (a.length !== bs.length) return false;
+    for (let i = 0; i < a.length; i++) {
+      if (!plainKind(a[i]) || !plainKind(bs[i])) return canonicalJson(a) === canonicalJson(b);
+      if (!sameJson(a[i], bs[i])) return false;
+    }
+    return true;
+  }
+  const ao = a as Record<string, unknown>;
+  const bo = b as Record<string, unknown>;
+  const keys = Object.keys(ao);
+  if (keys.length !== Object.keys(bo).length) return canonicalJson(a) === canonicalJson(b);
+  for (const k of keys) {
+    if (!Object.prototype.hasOwnProperty.call(bo, k) || !plainKind(ao[k]) || !plainKind(bo[k])) return canonicalJson(a) === canonicalJson(b);
+    if (!sameJson(ao[k], bo[k])) return false;
+  }
+  return true;
+}
+
+/** Values canonicalJson writes as themselves: never dropped, never turned into null. */
+function plainKind(v: unknown): boolean {
+  const t = typeof v;
+  return t === "string" || t === "boolean" || (t === "object" && !(v instanceof Date)) || (t === "number" && Number.isFinite(v));
+}
+
 export function digestValue(value: unknown): Digest {
   return digestBytes(canonicalJson(value));
 }

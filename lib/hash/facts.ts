@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import type { ExperimentConfig } from "../config/types.js";
 import type { ModuleIndex } from "../code/modules.js";
@@ -38,12 +38,17 @@ export class RuntimeProbe {
   private moduleType(abs: string): string {
     const known = this.moduleTypes.get(abs);
     if (known) return known;
-    let type: string;
-    try {
-      type = JSON.parse(readFileSync(join(abs, "package.json"), "utf8")).type === "module" ? "module" : "commonjs";
-    } catch {
-      type = dirname(abs) === abs ? "commonjs" : this.moduleType(dirname(abs));
+    let type: string | undefined;
+    const pkg = join(abs, "package.json");
+    // Most folders have none: asking first skips building an exception per experiment folder.
+    if (existsSync(pkg)) {
+      try {
+        type = JSON.parse(readFileSync(pkg, "utf8")).type === "module" ? "module" : "commonjs";
+      } catch {
+        /* unreadable: as if absent */
+      }
     }
+    type ??= dirname(abs) === abs ? "commonjs" : this.moduleType(dirname(abs));
     this.moduleTypes.set(abs, type);
     return type;
   }

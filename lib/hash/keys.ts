@@ -74,24 +74,79 @@ export interface UnitKeyInput {
  * that rebuilds to identical bytes leaves this key unchanged (early cutoff). The replicate
  * count and other conditions' values are left out, so adding a replicate or editing another
  * treatment keeps this unit's result.
+ *
+ * The digest is of canonicalJson({schema, recipe, code, inputs, env, runtime, condition, values,
+ * replicate, seed, reads}), written out here field by field in canonical order: keys are
+ * computed for every unit of every command, in code that has not been optimised yet, where
+ * the generic walk was most of `check`'s time. Parts whose shape we do not control (kwargs,
+ * treatment values) still go through canonicalJson; test/keys.test.ts holds the two equal.
  */
 export function unitKey(k: UnitKeyInput): UnitKey {
-  const { replicates: _count, treatments: _all, ...recipe } = k.config;
+  const reads = [...k.reads].sort((a, b) => (a.alias < b.alias ? -1 : 1));
+  let readsJson = "[";
+  for (let i = 0; i < reads.length; i++) {
+    const r = reads[i];
+    const plain = r.loader !== undefined && Object.keys(r).length === 3;
+    readsJson += (i ? "," : "") + (plain ? `{"alias":${JSON.stringify(r.alias)},"digest":${JSON.stringify(r.digest)},"loader":${JSON.stringify(r.loader)}}` : canonicalJson(r));
+  }
+  readsJson += "]";
   return digestBytes(
-    canonicalJson({
-      schema: KEY_SCHEMA,
-      recipe,
-      code: k.facts.code,
-      inputs: k.facts.inputs,
-      env: k.facts.env,
-      runtime: k.facts.runtime,
-      condition: k.condition,
-      values: k.values,
-      replicate: k.replicate,
-      seed: k.seed,
-      reads: [...k.reads].sort((a, b) => (a.alias < b.alias ? -1 : 1)),
-    }),
+    `{"code":${codeJson(k.facts.code)},"condition":${JSON.stringify(k.condition)},"env":${flatJson(k.facts.env)},"inputs":${flatJson(k.facts.inputs)},` +
+      `"reads":${readsJson},"recipe":${recipeJson(k.config)},"replicate":${JSON.stringify(k.replicate)},"runtime":${JSON.stringify(k.facts.runtime)},` +
+      `"schema":${KEY_SCHEMA},"seed":${JSON.stringify(k.seed)},"values":${userJson(k.values)}}`,
   ) as string as UnitKey;
+}
+
+/**
+ * canonicalJson of a record of strings or null. JSON.stringify writes keys in the object's own
+ * order, which is canonical order when the keys are already ascending (as sorted records are).
+ */
+function flatJson(r: Record<string, string | null>): string {
+  const keys = Object.keys(r);
+  for (let i = 1; i < keys.length; i++) if (keys[i - 1] >= keys[i]) return canonicalJson(r);
+  return JSON.stringify(r);
+}
+
+function codeJson(code: CodeClosure): string {
+  const keys = Object.keys(code);
+  // A closure with more fields than these two: the generic walk includes them all.
+  if (keys.length !== 2) return canonicalJson(code);
+  return `{"files":${flatJson(code.files)},"packages":${flatJson(code.packages)}}`;
+}
+
+/** canonicalJson of values from a config (kwargs, treatment values): most are empty. */
+function userJson(v: Record<string, unknown>): string {
+  for (const _ in v) return canonicalJson(v);
+  return "{}";
+}
+
+function outputsJson(outputs: NormalizedConfig["outputs"]): string {
+  const aliases = Object.keys(outputs);
+  let out = "{";
+  for (let i = 0; i < aliases.length; i++) {
+    const o = outputs[aliases[i]];
+    const plain = Object.keys(o).length === 3 && o.file_name !== undefined && o.loader !== undefined && o.writer !== undefined;
+    if ((i > 0 && aliases[i - 1] >= aliases[i]) || !plain) return canonicalJson(outputs);
+    out += `${i ? "," : ""}${JSON.stringify(aliases[i])}:{"file_name":${JSON.stringify(o.file_name)},"loader":${JSON.stringify(o.loader)},"writer":${JSON.stringify(o.writer)}}`;
+  }
+  return out + "}";
+}
+
+/** canonicalJson of the config without the replicate count and the treatments. */
+function recipeJson(config: NormalizedConfig): string {
+  const { replicates: _count, treatments: _all, ...recipe } = config;
+  // A NormalizedConfig with fields this function does not know: the generic walk includes them.
+  if (Object.keys(recipe).length !== 6) return canonicalJson(recipe);
+  let steps = "[";
+  for (let i = 0; i < recipe.steps.length; i++) {
+    const s = recipe.steps[i];
+    steps += `${i ? "," : ""}{"kwargs":${userJson(s.kwargs)},"name":${JSON.stringify(s.name)}}`;
+  }
+  steps += "]";
+  return (
+    `{"datasource":${recipe.datasource === null ? "null" : flatJson(recipe.datasource)},"env":${JSON.stringify(recipe.env)},` +
+    `"inputs":${JSON.stringify(recipe.inputs)},"outputs":${outputsJson(recipe.outputs)},"seed":${JSON.stringify(recipe.seed)},"steps":${steps}}`
+  );
 }
 
 /** The experiment's key in the lock: its units' keys, order-independent. */

@@ -1,46 +1,82 @@
-import { readFileSync, statSync } from "node:fs";
+import { readFileSync, rmSync, statSync } from "node:fs";
+import { join } from "node:path";
 import { writeFileAtomic } from "../store/atomic.js";
 
-/** One remembered file: what it looked like on disk when `value` was computed from it. */
-interface Entry {
-  /** `size:mtimeNs:ctimeNs:ino`: any write changes mtime or ctime. */
-  stamp: string;
-  value: unknown;
-}
+/**
+ * One remembered file: `[stamp, value]`, what the file looked like on disk when `value` was
+ * computed from it. The stamp is `size:mtimeNs:ctimeNs:ino`: any write changes mtime or ctime.
+ * A pair rather than an object: the files hold thousands of entries and parsing is per object.
+ */
+type Entry = [stamp: string, value: unknown];
 
-/** On-disk format of the stat cache. */
-interface CacheFile {
-  v: 1;
+/** On-disk format of one kind's file. */
+interface KindFile {
+  v: 2;
   entries: Record<string, Entry>;
 }
 
-/** Files modified this recently are re-read next time: their mtime may not have ticked yet. */
+/**
+ * Files changed this recently are re-read next time: their timestamps may not have ticked yet.
+ * Both mtime and ctime count: a tool that sets mtime back (`touch -d`, `cp -p`) changes ctime.
+ */
 const RACY_MS = 1500;
 
+/** The single-file cache of earlier versions; removed when the new one is first written. */
+const LEGACY_FILE = "stat-cache.json";
+
+/** One kind's entries, loaded from `<dir>/<kind>.json` on first use. */
+interface Kind {
+  entries: Record<string, Entry>;
+  dirty: boolean;
+  used: Set<string>;
+}
+
+interface Lookup {
+  hit: boolean;
+  value: unknown;
+  k: Kind;
+  stamp: string;
+  /** The file's newest timestamp, for the racy rule. */
+  changedMs: number;
+}
+
 /**
- * Remembers values computed from files (digests, module analyses) by their stat, so a no-op
- * build stats files instead of reading them. A file whose stat changed in any way is recomputed;
- * an entry is never trusted for a file modified within RACY_MS of being read.
+ * Remembers values computed from files (digests, module analyses, parsed YAML) by their stat,
+ * so a no-op build stats files instead of reading them. A file whose stat changed in any way is
+ * recomputed; an entry is never trusted for a file changed within RACY_MS of being read.
+ *
+ * Each kind of value lives in its own file, read only when a command first asks for that kind:
+ * `check` never reads the digests of stored outputs, and a command rewrites only the kinds it
+ * changed.
  */
 export class StatCache {
-  private entries: Record<string, Entry>;
-  private dirty = false;
-  private readonly used = new Set<string>();
+  private readonly kinds = new Map<string, Kind>();
 
-  private constructor(private readonly file: string | undefined, entries: Record<string, Entry>) {
-    this.entries = entries;
+  private constructor(private readonly dir: string | undefined, private readonly now: () => number) {}
+
+  /**
+   * A cache kept in the folder `dir` (created on first save); undefined: remember nothing across
+   * runs. `now` is the clock the racy rule reads (tests move it forward instead of waiting).
+   */
+  static load(dir: string | undefined, now: () => number = Date.now): StatCache {
+    return new StatCache(dir, now);
   }
 
-  /** Loads the cache at `file`; a missing or unreadable cache is an empty one. */
-  static load(file: string | undefined): StatCache {
-    if (!file) return new StatCache(undefined, {});
-    try {
-      const parsed = JSON.parse(readFileSync(file, "utf8")) as CacheFile;
-      if (parsed.v === 1 && parsed.entries && typeof parsed.entries === "object") return new StatCache(file, parsed.entries);
-    } catch {
-      /* start empty */
+  private kind(name: string): Kind {
+    let kind = this.kinds.get(name);
+    if (kind) return kind;
+    let entries: Record<string, Entry> = {};
+    if (this.dir) {
+      try {
+        const parsed = JSON.parse(readFileSync(join(this.dir, `${name}.json`), "utf8")) as KindFile;
+        if (parsed.v === 2 && parsed.entries && typeof parsed.entries === "object") entries = parsed.entries;
+      } catch {
+        /* missing or unreadable: start empty */
+      }
     }
-    return new StatCache(file, {});
+    kind = { entries, dirty: false, used: new Set() };
+    this.kinds.set(name, kind);
+    return kind;
   }
 
   /**
@@ -48,23 +84,46 @@ export class StatCache {
    * `kind` separates different computations over the same file.
    */
   async get<T>(abs: string, kind: string, compute: () => Promise<T>): Promise<T> {
-    const id = `${kind}:${abs}`;
-    this.used.add(id);
-    // Synchronous on purpose: thousands of stats of a no-op cost far less without a thread-pool
-    // round trip each.
-    const before = statSync(abs, { bigint: true });
-    const stamp = `${before.size}:${before.mtimeNs}:${before.ctimeNs}:${before.ino}`;
-    const hit = this.entries[id];
-    if (hit && hit.stamp === stamp) return hit.value as T;
+    const seen = this.lookup(abs, kind);
+    if (seen.hit) return seen.value as T;
     const value = await compute();
-    const mtimeMs = Number(before.mtimeNs / 1_000_000n);
-    if (Date.now() - mtimeMs > RACY_MS) {
-      this.entries[id] = { stamp, value };
-    } else {
-      delete this.entries[id];
-    }
-    this.dirty = true;
+    this.store(seen, abs, value);
     return value;
+  }
+
+  /** `get` for a synchronous computation (a folder listing, say): no promise per file. */
+  getSync<T>(abs: string, kind: string, compute: () => T): T {
+    const seen = this.lookup(abs, kind);
+    if (seen.hit) return seen.value as T;
+    const value = compute();
+    this.store(seen, abs, value);
+    return value;
+  }
+
+  private lookup(abs: string, kind: string): Lookup {
+    const k = this.kind(kind);
+    k.used.add(abs);
+    // Synchronous on purpose: thousands of stats of a no-op cost far less without a thread-pool
+    // round trip each. Taken before computing: a change made meanwhile shows next time.
+    const s = statSync(abs, { bigint: true });
+    const stamp = `${s.size}:${s.mtimeNs}:${s.ctimeNs}:${s.ino}`;
+    const hit = k.entries[abs];
+    if (hit && hit[0] === stamp) return { hit: true, value: hit[1], k, stamp, changedMs: 0 };
+    const changedMs = Number((s.mtimeNs > s.ctimeNs ? s.mtimeNs : s.ctimeNs) / 1_000_000n);
+    return { hit: false, value: undefined, k, stamp, changedMs };
+  }
+
+  private store(seen: Lookup, abs: string, value: unknown): void {
+    const { k } = seen;
+    if (this.now() - seen.changedMs > RACY_MS) {
+      k.entries[abs] = [seen.stamp, value];
+      k.dirty = true;
+    } else if (abs in k.entries) {
+      // Not `delete`'s result: it is true for a missing key too, and a file just edited would
+      // have its whole kind rewritten by every command until it left the racy window.
+      delete k.entries[abs];
+      k.dirty = true;
+    }
   }
 
   /**
@@ -73,30 +132,42 @@ export class StatCache {
    */
   async remember(abs: string, kind: string, value: unknown): Promise<void> {
     const s = statSync(abs, { bigint: true });
-    this.entries[`${kind}:${abs}`] = { stamp: `${s.size}:${s.mtimeNs}:${s.ctimeNs}:${s.ino}`, value };
-    this.used.add(`${kind}:${abs}`);
-    this.dirty = true;
+    const k = this.kind(kind);
+    k.entries[abs] = [`${s.size}:${s.mtimeNs}:${s.ctimeNs}:${s.ino}`, value];
+    k.used.add(abs);
+    k.dirty = true;
   }
 
   /** Forgets a file (after we rewrote it ourselves, say). */
   forget(abs: string, kind: string): void {
-    if (delete this.entries[`${kind}:${abs}`]) this.dirty = true;
+    const k = this.kind(kind);
+    if (!(abs in k.entries)) return;
+    delete k.entries[abs];
+    k.dirty = true;
   }
 
-  /** Writes the cache if anything changed, dropping entries this run never asked about when `prune`. */
+  /**
+   * Writes the kinds that changed, dropping entries this run never asked about when `prune`
+   * (only in kinds this run used: the others it knows nothing about).
+   */
   async save(prune = false): Promise<void> {
-    if (!this.file) return;
-    if (prune) {
-      for (const id of Object.keys(this.entries)) {
-        if (!this.used.has(id)) {
-          delete this.entries[id];
-          this.dirty = true;
+    if (!this.dir) return;
+    let wrote = false;
+    for (const [name, k] of this.kinds) {
+      if (prune) {
+        for (const abs of Object.keys(k.entries)) {
+          if (!k.used.has(abs)) {
+            delete k.entries[abs];
+            k.dirty = true;
+          }
         }
       }
+      if (!k.dirty) continue;
+      const body: KindFile = { v: 2, entries: k.entries };
+      await writeFileAtomic(join(this.dir, `${name}.json`), JSON.stringify(body));
+      k.dirty = false;
+      wrote = true;
     }
-    if (!this.dirty) return;
-    const body: CacheFile = { v: 1, entries: this.entries };
-    await writeFileAtomic(this.file, JSON.stringify(body));
-    this.dirty = false;
+    if (wrote) rmSync(join(this.dir, "..", LEGACY_FILE), { force: true });
   }
 }

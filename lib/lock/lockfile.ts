@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { canonicalJson, type Digest } from "../hash/digest.js";
+import { sameJson, type Digest } from "../hash/digest.js";
 import type { StatCache } from "../hash/stat-cache.js";
 import type { NormalizedConfig } from "../hash/keys.js";
 import { CrystallizeError } from "../errors/error.js";
@@ -80,7 +80,7 @@ export async function serializeLock(lock: LockFile): Promise<string> {
 
 /** Writes the lock, atomically, only when its content changes. Returns whether it was written. */
 export async function writeLock(root: string, lock: LockFile, previous: LockFile | undefined, statCache?: StatCache): Promise<boolean> {
-  if (previous && canonicalJson(previous) === canonicalJson(lock)) return false;
+  if (previous && sameJson(previous, lock)) return false;
   const path = join(root, LOCK_FILE);
   await writeFileAtomic(path, await serializeLock(lock));
   await statCache?.remember(path, "lock", lock);

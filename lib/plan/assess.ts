@@ -52,7 +52,8 @@ export async function assess(input: AssessInput): Promise<Map<string, Assessment
   for (const exp of plan.experiments) {
     const cfg = graph.node(exp.name).config;
     const entry = lock?.experiments[exp.name];
-    const config = normalizeConfig(cfg);
+    // Only the reasons of a stale experiment need it.
+    const config = () => normalizeConfig(cfg);
     const facts = input.facts.get(exp.name)!;
     const staleUps = graph.node(exp.name).upstream.filter((u) => out.has(u) && out.get(u)!.state !== "fresh");
     const total = exp.units.length;
@@ -63,7 +64,7 @@ export async function assess(input: AssessInput): Promise<Map<string, Assessment
     }
     if (staleUps.length > 0) {
       const reasons: Reason[] = staleUps.map((u) => ({ kind: "upstream-stale", experiment: u }));
-      if (entry) reasons.push(...componentReasons(entry, config, facts));
+      if (entry) reasons.push(...componentReasons(entry, config(), facts));
       out.set(exp.name, { name: exp.name, state: "blocked", toRun: total, total, unitsKnown: false, reasons });
       continue;
     }
@@ -86,7 +87,7 @@ export async function assess(input: AssessInput): Promise<Map<string, Assessment
     }
     const key = experimentKey(keys);
     const outputs = new Map<string, Digest>();
-    const diffs = () => (entry ? [...componentReasons(entry, config, facts), ...upstreamReasons(entry, reads)] : [{ kind: "never-built" } as Reason]);
+    const diffs = () => (entry ? [...componentReasons(entry, config(), facts), ...upstreamReasons(entry, reads)] : [{ kind: "never-built" } as Reason]);
 
     if (source.kind === "lock") {
       if (entry && entry.key === key) {

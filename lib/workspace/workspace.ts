@@ -58,18 +58,36 @@ export async function loadSettings(root: string, statCache?: StatCache): Promise
   return parsedYaml(file, "settings", statCache, async (text) => (await import("./settings.js")).parseSettings("crystallize.yaml", text));
 }
 
+/** The files and the folders in a folder. */
+interface Listing {
+  files: string[];
+  dirs: string[];
+}
+
+function list(dir: string): Listing {
+  const files: string[] = [];
+  const dirs: string[] = [];
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    if (e.isFile()) files.push(e.name);
+    else if (e.isDirectory()) dirs.push(e.name);
+  }
+  return { files, dirs };
+}
+
 /**
  * Folders under `dir` (relative, "." for itself) holding a config.yaml, with the names of the
- * files beside it; never inside node_modules, dot-folders or `skip`.
+ * files beside it; never inside node_modules, dot-folders or `skip`. Listings are remembered by
+ * the folder's stat: adding, removing or renaming an entry changes the folder's mtime, so an
+ * unchanged workspace is walked with one stat per folder instead of one listing.
  */
-function findConfigs(dir: string, skip: string, prefix = ""): Array<{ folder: string; files: Set<string> }> {
-  const entries = readdirSync(dir, { withFileTypes: true });
-  const files = new Set(entries.filter((e) => e.isFile()).map((e) => e.name));
+function findConfigs(dir: string, skip: string, statCache: StatCache | undefined, prefix = ""): Array<{ folder: string; files: Set<string> }> {
+  const { files: names, dirs } = statCache ? statCache.getSync(dir, "listing", () => list(dir)) : list(dir);
+  const files = new Set(names);
   const out = files.has("config.yaml") ? [{ folder: prefix || ".", files }] : [];
-  for (const e of entries) {
-    if (e.isDirectory() && !e.name.startsWith(".") && e.name !== "node_modules") {
-      const rel = prefix ? `${prefix}/${e.name}` : e.name;
-      if (rel !== skip) out.push(...findConfigs(join(dir, e.name), skip, rel));
+  for (const name of dirs) {
+    if (!name.startsWith(".") && name !== "node_modules") {
+      const rel = prefix ? `${prefix}/${name}` : name;
+      if (rel !== skip) out.push(...findConfigs(join(dir, name), skip, statCache, rel));
     }
   }
   return out;
@@ -87,12 +105,15 @@ export async function loadWorkspace(root: string, statCache?: StatCache): Promis
       hint: "create it, or set `experiments:` in crystallize.yaml",
     });
   }
-  const found = findConfigs(expRoot, toPosix(relative(expRoot, join(root, settings.data)))).sort((a, b) => (a.folder < b.folder ? -1 : 1));
+  const found = findConfigs(expRoot, toPosix(relative(expRoot, join(root, settings.data))), statCache).sort((a, b) => (a.folder < b.folder ? -1 : 1));
   const errors: CrystallizeError[] = [];
   const experiments: ExperimentConfig[] = [];
+  // Folder ids are readdir names joined by "/": prefixing the experiments folder is all that
+  // path.relative would do, once per experiment.
+  const prefix = toPosix(relative(root, expRoot));
   await Promise.all(
     found.map(async ({ folder: folderId, files }) => {
-      const dir = toPosix(relative(root, join(expRoot, folderId))) || ".";
+      const dir = folderId === "." ? prefix || "." : prefix ? `${prefix}/${folderId}` : folderId;
       const configFile = dir === "." ? "config.yaml" : `${dir}/config.yaml`;
       try {
         const modules = findModules(dir, files);
@@ -111,7 +132,9 @@ export async function loadWorkspace(root: string, statCache?: StatCache): Promis
   errors.sort((a, b) => (a.location?.file ?? "").localeCompare(b.location?.file ?? "") || (a.location?.line ?? 0) - (b.location?.line ?? 0));
   if (errors.length > 0) throw new AggregateConfigError(errors);
   // Files finish loading in any order; sort so that messages and order never vary between runs.
-  experiments.sort((a, b) => a.name.localeCompare(b.name) || a.configFile.localeCompare(b.configFile));
+  // One collator for all comparisons: `localeCompare` sets one up per call (the same order).
+  const { compare } = new Intl.Collator();
+  experiments.sort((a, b) => compare(a.name, b.name) || compare(a.configFile, b.configFile));
   return { root, settings, experiments };
 }
 
