@@ -27,6 +27,18 @@ await build({
   logLevel: "warning",
 });
 
+// The stamp check the bin runs first, as one CommonJS file: Node loads that sooner than ES
+// modules, and it must load nothing it does not use (lib/cli/fast.ts).
+await build({
+  entryPoints: ["dist/lib/cli/fast.js"],
+  outfile: "dist/lib/cli/fast.cjs",
+  bundle: true,
+  platform: "node",
+  format: "cjs",
+  target: "node20",
+  logLevel: "warning",
+});
+
 // The Python worker and the `crystallize` module Python experiments import are plain files.
 rmSync("dist/lib/runtime/python", { recursive: true, force: true });
 cpSync("lib/runtime/python", "dist/lib/runtime/python", { recursive: true, filter: (src) => !src.includes("__pycache__") });

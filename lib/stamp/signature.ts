@@ -1,4 +1,4 @@
-import { lstatSync, statSync, type Stats } from "node:fs";
+import { lstatSync, statSync, type BigIntStats, type Stats } from "node:fs";
 import type { Mixer } from "./hash.js";
 
 /**
@@ -8,6 +8,10 @@ import type { Mixer } from "./hash.js";
  * a user or a tool (unlike mtime: `touch -d`, `cp -p`, `rsync -t`), so any write, rename or
  * chmod since shows. Directories are included: their mtime moves when an entry is added,
  * removed or renamed, which is what a listing or a glob depends on.
+ *
+ * A signature starting with `=` is of what the path leads to (`stat`, following links), taken
+ * from the command's own `statSync` instead of a look of ours: most paths a command consults
+ * it consults that way first, and a look of ours costs as much again.
  */
 export type Signature = string & { readonly __signature: unique symbol };
 
@@ -19,9 +23,20 @@ const lstat = lstatSync;
 const stat = statSync;
 const LOOK = { throwIfNoEntry: false } as const;
 const ABSENT = -1;
+const FOLLOWED = -2;
 
-function describe(s: Stats): string {
-  return `${s.ino}:${s.size}:${s.mode}:${s.mtimeMs}:${s.ctimeMs}`;
+/** Milliseconds exactly as Node computes `mtimeMs` of a number Stats, from the nanoseconds. */
+function ms(ns: bigint): number {
+  return Number(ns / 1_000_000_000n) * 1000 + Number(ns % 1_000_000_000n) / 1e6;
+}
+
+function describe(s: Stats | BigIntStats): string {
+  if (typeof s.ino === "bigint") {
+    const b = s as BigIntStats;
+    return `${Number(b.ino)}:${Number(b.size)}:${Number(b.mode)}:${ms(b.mtimeNs)}:${ms(b.ctimeNs)}`;
+  }
+  const n = s as Stats;
+  return `${n.ino}:${n.size}:${n.mode}:${n.mtimeMs}:${n.ctimeMs}`;
 }
 
 export function signatureOf(path: string): Signature {
@@ -36,6 +51,26 @@ export function signatureOf(path: string): Signature {
   }
 }
 
+/** The signature of what `statSync(path)` returned (undefined: nothing there). */
+export function followedSignature(s: Stats | BigIntStats | undefined): Signature {
+  return `=${s === undefined ? "-" : describe(s)}` as Signature;
+}
+
+/** The signature of what `lstatSync(path)` returned for anything but a symbolic link. */
+export function lstatSignature(s: Stats | BigIntStats | undefined): Signature {
+  return (s === undefined ? "-" : describe(s)) as Signature;
+}
+
+/** The signature of what `statSync(path)` or `lstatSync(path)` threw. */
+export function failedSignature(err: unknown, followed: boolean): Signature {
+  const code = (err as NodeJS.ErrnoException)?.code;
+  if (code === "ENOENT") return (followed ? "=-" : "-") as Signature;
+  return `!${code ?? "ERR"}` as Signature;
+}
+
+/** Stamps keep followed entries apart by this mark before the path. */
+export const FOLLOW_MARK = "=";
+
 function mixStats(m: Mixer, s: Stats | undefined): void {
   if (s === undefined) return m.number(ABSENT);
   m.number(s.ino);
@@ -46,11 +81,17 @@ function mixStats(m: Mixer, s: Stats | undefined): void {
 }
 
 /**
- * Feeds what `signatureOf(path)` would say into `m` without building the string: a stamp's
- * check does this for thousands of paths. False when looking failed other than by absence.
+ * Feeds what the path's signature would say now into `m` without building the string: a
+ * stamp's check does this for thousands of paths. `followed`: a `=` signature. False when
+ * looking failed other than by absence.
  */
-export function mixCurrent(m: Mixer, path: string): boolean {
+export function mixCurrent(m: Mixer, path: string, followed: boolean): boolean {
   try {
+    if (followed) {
+      m.number(FOLLOWED);
+      mixStats(m, stat(path, LOOK));
+      return true;
+    }
     const s = lstat(path, LOOK);
     mixStats(m, s);
     if (s?.isSymbolicLink()) mixStats(m, stat(path, LOOK));
@@ -62,7 +103,12 @@ export function mixCurrent(m: Mixer, path: string): boolean {
 
 /** Feeds a recorded signature into `m` exactly as mixCurrent feeds the path it was taken of. */
 export function mixRecorded(m: Mixer, sig: Signature): void {
-  for (const part of sig.split(">")) {
+  let rest: string = sig;
+  if (rest.startsWith("=")) {
+    m.number(FOLLOWED);
+    rest = rest.slice(1);
+  }
+  for (const part of rest.split(">")) {
     if (part === "-") m.number(ABSENT);
     else for (const field of part.split(":")) m.number(Number(field));
   }
@@ -70,7 +116,7 @@ export function mixRecorded(m: Mixer, sig: Signature): void {
 
 /** Whether the signature is of a directory (not through a symbolic link). */
 export function isDirectory(sig: Signature): boolean {
-  const fields = sig.split(":");
+  const fields = sig.replace(/^=/, "").split(":");
   return fields.length === 5 && (Number(fields[2]) & 0o170000) === 0o040000;
 }
 
@@ -80,7 +126,7 @@ export function isDirectory(sig: Signature): boolean {
  */
 export function newestTime(sig: Signature): number {
   let newest = -Infinity;
-  for (const part of sig.split(">")) {
+  for (const part of sig.replace(/^=/, "").split(">")) {
     const fields = part.split(":");
     if (fields.length === 5) newest = Math.max(newest, Number(fields[3]), Number(fields[4]));
   }

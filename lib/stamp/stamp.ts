@@ -1,14 +1,15 @@
 import { closeSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { dirname, join, sep } from "node:path";
 import { Mixer } from "./hash.js";
-import { isDirectory, mixCurrent, mixRecorded, newestTime, racyWindowMs, signatureOf, type Signature } from "./signature.js";
+import { FOLLOW_MARK, isDirectory, mixCurrent, mixRecorded, newestTime, racyWindowMs, signatureOf, type Signature } from "./signature.js";
 
 /**
  * A stamp vouches for one command line's answer: "run exactly like this, in this folder, with
  * this environment and this build of the tool, while every path listed still has the same
  * signature, and it prints this and exits 0". It is written only after a run that changed
  * nothing (see `stampFromTrace`), and answered from without loading the engine.
- * Stored as `.crystallize/stamps/<command>`: this header as one JSON line, then one path a line.
+ * Stored as `.crystallize/stamps/<command>`: this header as one JSON line, then one path a line
+ * (marked `=` when its signature follows links, see Signature).
  */
 export interface StampHeader {
   /** Format of the file; a stamp of another format is ignored. */
@@ -56,10 +57,13 @@ export function terminalState(): string {
   return `${one(process.stdout)} ${one(process.stderr)}`;
 }
 
-/** The hash of the paths' signatures now; undefined when one cannot be looked at. */
-function currentSignatures(paths: string[]): string | undefined {
+/** The hash of the listed paths' signatures now; undefined when one cannot be looked at. */
+function currentSignatures(lines: string[]): string | undefined {
   const m = new Mixer();
-  for (const path of paths) if (!mixCurrent(m, path)) return undefined;
+  for (const line of lines) {
+    const followed = line.startsWith(FOLLOW_MARK);
+    if (!mixCurrent(m, followed ? line.slice(FOLLOW_MARK.length) : line, followed)) return undefined;
+  }
   return m.digest();
 }
 
@@ -105,38 +109,40 @@ export interface Observed {
 }
 
 /**
- * Writes the stamp, unless a consulted path changed while the run went on, or changed so
- * shortly before the run that a further change could keep its signature (see racyWindowMs).
- * The stamp file's own mtime tells the filesystem's clock, which on a network filesystem need
- * not be this machine's. Returns whether a stamp was written.
+ * Writes the stamp, unless a consulted path changed so shortly before the run that a further
+ * change could keep its signature (see racyWindowMs). The stamp file's own mtime tells the
+ * filesystem's clock, which on a network filesystem need not be this machine's. A path that
+ * changed while the run went on needs no check here: its signature was taken before the run
+ * first looked, so it no longer matches and the stamp never applies. Returns whether a stamp
+ * was written.
  */
 export function writeStamp(file: string, context: Context, observed: Observed, stdout: string): boolean {
   const paths = [...observed.reads.keys()];
   const before = [...observed.reads.values()];
-  const now = paths.map(signatureOf);
   // A path that could not be looked at (permissions) cannot be vouched for.
-  if (now.some((sig, i) => sig !== before[i] || sig.startsWith("!"))) return false;
-  // A path found absent in a folder whose own signature is kept needs no entry: creating it
-  // would change the folder's mtime. (Ten per cent of a workspace's entries, each a stat.)
-  const kept = paths.flatMap((p, i) => (before[i] === "-" && isDirectory(observed.reads.get(dirname(p)) ?? ("-" as Signature)) ? [] : [i]));
-  const header: StampHeader = { format: 1, ...context, signatures: recordedSignatures(kept.map((i) => before[i])), stdout };
+  if (before.some((sig) => sig.startsWith("!"))) return false;
   mkdirSync(dirname(file), { recursive: true });
   const tmp = `${file}.tmp-${process.pid}`;
   const fd = openSync(tmp, "w");
+  let written = false;
   try {
-    writeSync(fd, JSON.stringify(header) + "\n" + kept.map((i) => paths[i] + "\n").join(""));
+    const skew = statSync(tmp).mtimeMs - Date.now();
+    const start = observed.startedAt + skew;
+    const racy = before.some((sig) => {
+      const t = newestTime(sig);
+      return t >= start - racyWindowMs(t);
+    });
+    if (racy) return false;
+    // A path found absent in a folder whose own signature is kept needs no entry: creating it
+    // would change the folder's mtime. (Ten per cent of a workspace's entries, each a stat.)
+    const kept = paths.flatMap((p, i) => (before[i] === "-" && isDirectory(observed.reads.get(dirname(p)) ?? ("-" as Signature)) ? [] : [i]));
+    const header: StampHeader = { format: 1, ...context, signatures: recordedSignatures(kept.map((i) => before[i])), stdout };
+    const lines = kept.map((i) => (before[i].startsWith(FOLLOW_MARK) ? FOLLOW_MARK : "") + paths[i] + "\n");
+    writeSync(fd, JSON.stringify(header) + "\n" + lines.join(""));
+    written = true;
   } finally {
     closeSync(fd);
-  }
-  const skew = statSync(tmp).mtimeMs - Date.now();
-  const start = observed.startedAt + skew;
-  const racy = before.some((sig) => {
-    const t = newestTime(sig);
-    return t >= start - racyWindowMs(t);
-  });
-  if (racy) {
-    unlinkSync(tmp);
-    return false;
+    if (!written) unlinkSync(tmp);
   }
   renameSync(tmp, file);
   return true;

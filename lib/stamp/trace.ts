@@ -1,9 +1,9 @@
 import childProcess from "node:child_process";
-import fs from "node:fs";
+import fs, { type BigIntStats, type Stats } from "node:fs";
 import { syncBuiltinESMExports } from "node:module";
-import { resolve } from "node:path";
+import { resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
-import { signatureOf, type Signature } from "./signature.js";
+import { failedSignature, followedSignature, lstatSignature, signatureOf, type Signature } from "./signature.js";
 
 /**
  * Everything a command consulted and did, seen from the outside: every path it read, listed or
@@ -44,8 +44,13 @@ const WRITES = ["writeFile", "appendFile", "mkdtemp", "truncate", "utimes", "lut
 const WRITES_TWO = ["rename", "cp", "copyFile", "symlink", "link"];
 const SPAWNS = ["spawn", "spawnSync", "exec", "execSync", "execFile", "execFileSync", "fork"] as const;
 
+/** Whether `resolve(p)` would return `p` as it is: most paths the engine passes are joined already. */
+function isResolved(p: string): boolean {
+  return sep === "/" && p.charCodeAt(0) === 47 && !p.includes("//") && !p.includes("/./") && !p.includes("/../") && !/\/\.{0,2}$/.test(p);
+}
+
 function pathOf(arg: unknown): string | undefined {
-  if (typeof arg === "string") return resolve(arg);
+  if (typeof arg === "string") return isResolved(arg) ? arg : resolve(arg);
   if (arg instanceof URL) return arg.protocol === "file:" ? fileURLToPath(arg) : undefined;
   if (Buffer.isBuffer(arg)) return resolve(arg.toString());
   return undefined;
@@ -102,12 +107,31 @@ export function startTrace(): Trace {
   };
   const modules = [fs as unknown as Record<string, unknown>, fs.promises as unknown as Record<string, unknown>];
   for (const target of modules) {
-    for (const base of READS) for (const name of [base, `${base}Sync`]) wrap(target, name, (a) => read(a[0]));
+    for (const base of READS) for (const name of [base, `${base}Sync`]) if (name !== "statSync" && name !== "lstatSync") wrap(target, name, (a) => read(a[0]));
     for (const base of WRITES) for (const name of [base, `${base}Sync`]) wrap(target, name, (a) => write(a[0]));
     for (const base of ["rm", "rmdir", "unlink"]) for (const name of [base, `${base}Sync`]) wrap(target, name, (a) => change(a[0], true));
     for (const name of ["mkdir", "mkdirSync"]) wrap(target, name, (a) => change(a[0], false));
     for (const base of WRITES_TWO) for (const name of [base, `${base}Sync`]) wrap(target, name, (a) => (write(a[0]), write(a[1])));
     for (const name of ["open", "openSync"]) wrap(target, name, (a) => (opensForWriting(a[1]) ? write(a[0]) : read(a[0])));
+  }
+  // The synchronous stats are the command's commonest first look at a path: their own result
+  // is the signature, taken at the same moment a look of ours would be, for no second stat.
+  for (const [name, followed] of [["statSync", true], ["lstatSync", false]] as const) {
+    const original = fs[name] as (...a: unknown[]) => Stats | BigIntStats | undefined;
+    const observed = function (this: unknown, ...args: unknown[]) {
+      const path = trace.spawned ? undefined : pathOf(args[0]);
+      if (path === undefined || trace.reads.has(path)) return original.apply(this, args);
+      let result: Stats | BigIntStats | undefined;
+      try {
+        result = original.apply(this, args);
+      } catch (err) {
+        trace.reads.set(path, failedSignature(err, followed));
+        throw err;
+      }
+      trace.reads.set(path, followed ? followedSignature(result) : result?.isSymbolicLink() ? signatureOf(path) : lstatSignature(result));
+      return result;
+    };
+    (fs as unknown as Record<string, unknown>)[name] = observed;
   }
   for (const name of SPAWNS) wrap(childProcess as unknown as Record<string, unknown>, name, () => (trace.spawned = true));
   syncBuiltinESMExports();

@@ -1,0 +1,50 @@
+import { dirname, join } from "node:path";
+import { seconds } from "../report/style.js";
+import { environmentDigest, replayable, stampPath, terminalState, toolIdentity, type Context } from "../stamp/stamp.js";
+
+const started = performance.now();
+
+/** Commands whose up-to-date answer can be stamped: they change nothing when all is fresh. */
+const STAMPED = new Set(["build", "check"]);
+
+export interface FastAnswer {
+  /** Set when the command was answered from a stamp. */
+  exitCode?: number;
+  /** Set when the command may be stamped: run it traced (see entry.ts) with this context. */
+  context?: Context;
+}
+
+/**
+ * The first thing the CLI does, from a CommonJS bundle that loads nothing else: `build` and
+ * `check` on a workspace that has not changed since the last identical command are answered
+ * from that command's stamp, a few thousand stats instead of loading the engine and rehashing
+ * the workspace. CRYSTALLIZE_NO_STAMP=1 turns stamps off.
+ */
+export function answerFromStamp(argv: string[]): FastAnswer {
+  ignoreClosedReaders();
+  const command = argv[0];
+  // --json prints durations and a log path, and --watch never ends: neither is stamped.
+  if (!STAMPED.has(command) || argv.includes("--json") || argv.includes("--watch") || process.env.CRYSTALLIZE_NO_STAMP) return {};
+  // This bundle is rewritten by every build of the tool: its signature stands for the build.
+  const context: Context = { argv, cwd: process.cwd(), env: environmentDigest(), tool: toolIdentity([join(__dirname, "fast.cjs")]), terminal: terminalState() };
+  for (let dir = context.cwd; ; dir = dirname(dir)) {
+    const stdout = replayable(stampPath(dir, command), context);
+    if (stdout !== undefined) {
+      process.stdout.write(stdout.replace("\0", seconds(performance.now() - started)));
+      return { exitCode: 0 };
+    }
+    if (dirname(dir) === dir) return { context };
+  }
+}
+
+/**
+ * `crystallize status | head`: when the reader goes away, what is left to print is dropped and
+ * the command finishes its work (a build still writes its lock), instead of dying on EPIPE.
+ */
+function ignoreClosedReaders(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on("error", (err: NodeJS.ErrnoException) => {
+      if (err.code !== "EPIPE" && err.code !== "ERR_STREAM_DESTROYED") throw err;
+    });
+  }
+}
