@@ -7,4 +7,4 @@ const { answerFromStamp } = require("../dist/lib/cli/fast.cjs");
 const argv = process.argv.slice(2);
 const fast = answerFromStamp(argv);
 if (fast.exitCode !== undefined) process.exitCode = fast.exitCode;
-else import("../dist/lib/cli/crystallize.mjs").then(async ({ run }) => (process.exitCode = await run(argv, fast.context)));
+else import("../dist/lib/cli/crystallize.mjs").then(async ({ run }) => (process.exitCode = await run(argv, fast.context, fast.command)));

@@ -118,12 +118,13 @@ test("a path changed during the run voids the stamp; one changed just before lea
 const logs = (ws: string) => readdirSync(join(ws, ".crystallize", "logs")).length;
 
 /** Runs `args` until a stamp exists: the first no-op after a build may be too close to its writes. */
-async function stamped(ws: string, args: string[], env: Record<string, string> = {}): Promise<void> {
+async function stamped(ws: string, args: string[], env: Record<string, string> = {}, cwd = ws): Promise<void> {
+  const command = args.find((a) => a === "build" || a === "check")!;
   for (let i = 0; i < 5; i++) {
-    const r = await runCli(args, ws, env);
+    const r = await runCli(args, cwd, env);
     assert.is(r.code, 0, r.output);
     try {
-      readFileSync(join(ws, ".crystallize", "stamps", args[0]));
+      readFileSync(join(ws, ".crystallize", "stamps", command));
       return;
     } catch {
       await sleep(150);
@@ -167,6 +168,19 @@ test("an unchanged build is answered from its stamp; edits, views, env and flags
   writeFileSync(join(ws, "experiments", "third", "steps.ts"), readFileSync(steps, "utf8"));
   const added = await runCli(["build"], ws);
   assert.match(added.stdout, /1 built, 2 up to date/, "a new experiment folder is seen");
+  rmSync(ws, { recursive: true, force: true });
+});
+
+test("-C <dir> before the command finds that workspace's stamp", async () => {
+  const ws = copyFixture("tutorial");
+  const elsewhere = scratch();
+  const args = ["-C", ws, "build", "consumer"];
+  assert.is((await runCli(args, elsewhere)).code, 0);
+  await stamped(ws, args, {}, elsewhere);
+  const before = logs(ws);
+  const replay = await runCli(args, elsewhere);
+  assert.match(replay.stdout, /total_from_producer +6\n\ndone: 0 built, 2 up to date in \d+ms\n$/);
+  assert.is(logs(ws), before, "answered from the stamp");
   rmSync(ws, { recursive: true, force: true });
 });
 

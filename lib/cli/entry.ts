@@ -3,17 +3,17 @@ import { isInside, stampPath, writeStamp, type Context } from "../stamp/stamp.js
 import type { Trace } from "../stamp/trace.js";
 
 /**
- * The CLI once no stamp answered (see fast.ts). A command that may be stamped (`context` is
- * set) runs traced, and is stamped when it turns out to have changed nothing.
+ * The CLI once no stamp answered (see fast.ts). A command that may be stamped (`context` and
+ * `command` are set) runs traced, and is stamped when it turns out to have changed nothing.
  */
-export async function run(argv: string[], context?: Context): Promise<number> {
-  if (!context) return (await import("./main.js")).main(argv);
+export async function run(argv: string[], context?: Context, command?: string): Promise<number> {
+  if (!context || !command) return (await import("./main.js")).main(argv);
   // Loaded only here: tracing needs child_process, which a replay does without.
   const trace = (await import("../stamp/trace.js")).startTrace();
   const code = await (await import("./main.js")).main(argv);
   if (code === 0) {
     try {
-      stamp(trace, context, argv[0]);
+      stamp(trace, context, command);
     } catch {
       // A stamp is only ever a shortcut: failing to write one changes no answer.
     }

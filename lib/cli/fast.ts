@@ -1,4 +1,4 @@
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { seconds } from "../report/style.js";
 import { environmentDigest, replayable, stampPath, terminalState, toolIdentity, type Context } from "../stamp/stamp.js";
 
@@ -12,6 +12,8 @@ export interface FastAnswer {
   exitCode?: number;
   /** Set when the command may be stamped: run it traced (see entry.ts) with this context. */
   context?: Context;
+  /** The stampable command (`build` or `check`), with `context`. */
+  command?: string;
 }
 
 /**
@@ -22,18 +24,21 @@ export interface FastAnswer {
  */
 export function answerFromStamp(argv: string[]): FastAnswer {
   ignoreClosedReaders();
-  const command = argv[0];
+  // `-C <dir>` (or --cwd) is the one option that may come before the command.
+  const at = argv[0] === "-C" || argv[0] === "--cwd" ? 2 : argv[0]?.startsWith("--cwd=") ? 1 : 0;
+  const start = at === 2 ? argv[1] : at === 1 ? argv[0].slice("--cwd=".length) : ".";
+  const command = argv[at];
   // --json prints durations and a log path, and --watch never ends: neither is stamped.
-  if (!STAMPED.has(command) || argv.includes("--json") || argv.includes("--watch") || process.env.CRYSTALLIZE_NO_STAMP) return {};
+  if (!STAMPED.has(command) || start === undefined || argv.includes("--json") || argv.includes("--watch") || process.env.CRYSTALLIZE_NO_STAMP) return {};
   // This bundle is rewritten by every build of the tool: its signature stands for the build.
   const context: Context = { argv, cwd: process.cwd(), env: environmentDigest(), tool: toolIdentity([join(__dirname, "fast.cjs")]), terminal: terminalState() };
-  for (let dir = context.cwd; ; dir = dirname(dir)) {
+  for (let dir = resolve(start); ; dir = dirname(dir)) {
     const stdout = replayable(stampPath(dir, command), context);
     if (stdout !== undefined) {
       process.stdout.write(stdout.replace("\0", seconds(performance.now() - started)));
       return { exitCode: 0 };
     }
-    if (dirname(dir) === dir) return { context };
+    if (dirname(dir) === dir) return { context, command };
   }
 }
 
