@@ -1,5 +1,5 @@
 import { closeSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
-import { dirname, join, sep } from "node:path";
+import { dirname, join } from "node:path";
 import { Mixer } from "./hash.js";
 import { FOLLOW_MARK, isDirectory, mixCurrent, mixRecorded, newestTime, racyWindowMs, signatureOf, type Signature } from "./signature.js";
 
@@ -7,7 +7,7 @@ import { FOLLOW_MARK, isDirectory, mixCurrent, mixRecorded, newestTime, racyWind
  * A stamp vouches for one command line's answer: "run exactly like this, in this folder, with
  * this environment and this build of the tool, while every path listed still has the same
  * signature, and it prints this and exits 0". It is written only after a run that changed
- * nothing (see `stampFromTrace`), and answered from without loading the engine.
+ * nothing (see `stampFromTrace` in trace.ts), and answered from without loading the engine.
  * Stored as `.crystallize/stamps/<command>`: this header as one JSON line, then one path a line
  * (marked `=` when its signature follows links, see Signature).
  */
@@ -146,9 +146,4 @@ export function writeStamp(file: string, context: Context, observed: Observed, s
   }
   renameSync(tmp, file);
   return true;
-}
-
-/** Whether `path` lies inside `dir`. */
-export function isInside(path: string, dir: string): boolean {
-  return path === dir || path.startsWith(dir.endsWith(sep) ? dir : dir + sep);
 }

@@ -1,8 +1,9 @@
 import childProcess from "node:child_process";
 import fs, { type BigIntStats, type Stats } from "node:fs";
 import { syncBuiltinESMExports } from "node:module";
-import { resolve, sep } from "node:path";
+import { join, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
+import { stampPath, writeStamp, type Context } from "./stamp.js";
 import { failedSignature, followedSignature, lstatSignature, signatureOf, type Signature } from "./signature.js";
 
 /**
@@ -66,7 +67,7 @@ let active: Trace | undefined;
 
 /**
  * Called by a command that found everything up to date and changed nothing; the trace then
- * decides whether the run was clean enough to stamp (see lib/cli/entry.ts). Without an active
+ * decides whether the run was clean enough to stamp (see stampFromTrace). Without an active
  * trace (the API, tests in-process, other commands) it does nothing.
  */
 export function offerReplay(offer: Offer): void {
@@ -145,4 +146,33 @@ export function startTrace(): Trace {
   }
   active = trace;
   return trace;
+}
+
+/**
+ * Writes the stamp of a traced run that succeeded, when the command offered its answer and the
+ * run did nothing a stamp could not vouch for: started a process, wrote outside the tool's
+ * state folder, or printed to stderr. Reads of the state folder are no input: it holds caches
+ * keyed by what they were computed from, logs, and the stamps themselves.
+ */
+export function stampFromTrace(trace: Trace, context: Context, command: string): void {
+  const offer = trace.offer;
+  if (!offer || trace.spawned || trace.stderr !== "") return;
+  const state = join(offer.root, ".crystallize");
+  for (const path of trace.writes) if (!isInside(path, state)) return;
+  const reads = new Map([...trace.reads].filter(([path]) => !isInside(path, state)));
+  let stdout = trace.stdout;
+  if (offer.elapsed !== undefined) {
+    const at = stdout.lastIndexOf(offer.elapsed);
+    if (at < 0) return;
+    stdout = stdout.slice(0, at) + "\0" + stdout.slice(at + offer.elapsed.length);
+  }
+  try {
+    writeStamp(stampPath(offer.root, command), context, { reads, startedAt: trace.startedAt }, stdout);
+  } catch {
+    // A stamp is only ever a shortcut: failing to write one changes no answer.
+  }
+}
+
+function isInside(path: string, dir: string): boolean {
+  return path === dir || path.startsWith(dir + sep);
 }
