@@ -171,6 +171,19 @@ test("an unchanged build is answered from its stamp; edits, views, env and flags
   rmSync(ws, { recursive: true, force: true });
 });
 
+test("a data folder kept inside .crystallize/ is still looked at: an edited view is not vouched for", async () => {
+  const ws = copyFixture("tutorial");
+  writeFileSync(join(ws, "crystallize.yaml"), "data: .crystallize/data\n");
+  assert.is((await runCli(["build"], ws)).code, 0);
+  await stamped(ws, ["build"]);
+  const view = join(ws, ".crystallize", "data", "producer", "v0", "replicate_0", "baseline", "summary.json");
+  const good = readFileSync(view, "utf8");
+  writeFileSync(view, '{"total": 600}');
+  assert.is((await runCli(["build"], ws)).code, 0);
+  assert.is(readFileSync(view, "utf8"), good, "restored by the engine, not replayed from the stamp");
+  rmSync(ws, { recursive: true, force: true });
+});
+
 test("-C <dir> before the command finds that workspace's stamp", async () => {
   const ws = copyFixture("tutorial");
   const elsewhere = scratch();

@@ -1,5 +1,5 @@
 import { closeSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { dirname, join, sep } from "node:path";
 import { Mixer } from "./hash.js";
 import { FOLLOW_MARK, isDirectory, mixCurrent, mixRecorded, newestTime, racyWindowMs, signatureOf, type Signature } from "./signature.js";
 
@@ -30,9 +30,31 @@ export interface StampHeader {
   stdout: string;
 }
 
+/** The engine's state folder (STATE_DIR in lib/api/build.ts, which the fast bundle cannot load). */
+const STATE = ".crystallize";
+
 /** A stamp's path: tool state, never committed. */
 export function stampPath(root: string, command: string): string {
-  return join(root, ".crystallize", "stamps", command);
+  return join(root, STATE, "stamps", command);
+}
+
+/**
+ * The engine's own entries in its state folder: caches keyed by what they were computed from,
+ * run logs, the workspace lock and the stamps. They are no input to any answer, so a stamp
+ * neither lists what is read there nor refuses a run that wrote there. Anything else in the
+ * folder (a data folder a user put there, say) counts like any other path, and an entry this
+ * list lacks only ever costs a stamp, never a wrong answer.
+ */
+const TOOL_STATE = ["stat-cache", "stat-cache.json", "logs", "stamps", "build.lock", "timings.json", "python-env.json"];
+
+export function isToolState(path: string, root: string): boolean {
+  const state = join(root, STATE);
+  if (path === state) return true;
+  return TOOL_STATE.some((entry) => {
+    const at = join(state, entry);
+    // Atomic writes go through `.<name>.tmp-...` beside the file (lib/store/atomic.ts).
+    return path === at || path.startsWith(at + sep) || path.startsWith(join(state, `.${entry}.tmp-`));
+  });
 }
 
 /**

@@ -1,9 +1,9 @@
 import childProcess from "node:child_process";
 import fs, { type BigIntStats, type Stats } from "node:fs";
 import { syncBuiltinESMExports } from "node:module";
-import { join, resolve, sep } from "node:path";
+import { resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
-import { stampPath, writeStamp, type Context } from "./stamp.js";
+import { isToolState, stampPath, writeStamp, type Context } from "./stamp.js";
 import { failedSignature, followedSignature, lstatSignature, signatureOf, type Signature } from "./signature.js";
 
 /**
@@ -31,7 +31,7 @@ export interface Trace {
 
 /** A command's word that it changed nothing and its answer depends only on what it read. */
 export interface Offer {
-  /** The workspace root: its `.crystallize/` holds tool state, which is no input. */
+  /** The workspace root: its `.crystallize/` holds the engine's state (see isToolState). */
   root: string;
   /** The elapsed time as printed, which a replay prints anew. */
   elapsed?: string;
@@ -150,16 +150,14 @@ export function startTrace(): Trace {
 
 /**
  * Writes the stamp of a traced run that succeeded, when the command offered its answer and the
- * run did nothing a stamp could not vouch for: started a process, wrote outside the tool's
- * state folder, or printed to stderr. Reads of the state folder are no input: it holds caches
- * keyed by what they were computed from, logs, and the stamps themselves.
+ * run did nothing a stamp could not vouch for: started a process, wrote anything but the
+ * engine's own state (see isToolState), or printed to stderr.
  */
 export function stampFromTrace(trace: Trace, context: Context, command: string): void {
   const offer = trace.offer;
   if (!offer || trace.spawned || trace.stderr !== "") return;
-  const state = join(offer.root, ".crystallize");
-  for (const path of trace.writes) if (!isInside(path, state)) return;
-  const reads = new Map([...trace.reads].filter(([path]) => !isInside(path, state)));
+  for (const path of trace.writes) if (!isToolState(path, offer.root)) return;
+  const reads = new Map([...trace.reads].filter(([path]) => !isToolState(path, offer.root)));
   let stdout = trace.stdout;
   if (offer.elapsed !== undefined) {
     const at = stdout.lastIndexOf(offer.elapsed);
@@ -171,8 +169,4 @@ export function stampFromTrace(trace: Trace, context: Context, command: string):
   } catch {
     // A stamp is only ever a shortcut: failing to write one changes no answer.
   }
-}
-
-function isInside(path: string, dir: string): boolean {
-  return path === dir || path.startsWith(dir + sep);
 }
