@@ -1,5 +1,6 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { exists, makeWorkspace, readJson, runCli, startCli } from "./helpers.js";
 
@@ -87,6 +88,18 @@ test("experiment modules load as CommonJS or as ES modules, as Node and tsx woul
   r = await runCli(["build"], esm);
   assert.is(r.code, 0, r.output);
   assert.equal(readJson(join(esm, "data/m/v0/baseline/results.json")).metrics, { base: [5] });
+});
+
+test("an output written to a nested file_name lands there and tells the step its file name", async () => {
+  const ws = makeWorkspace({
+    "experiments/n/config.yaml": "outputs: {table: {file_name: tables/main.csv}, note: {}}\nsteps: [emit]\n",
+    "experiments/n/steps.ts": "export const emit = (d: unknown, ctx: any) => { ctx.outputs.table.write(ctx.outputs.table.fileName); ctx.outputs.note.write(ctx.outputs.note.fileName); return d; };\n",
+  });
+  const r = await runCli(["build"], ws);
+  assert.is(r.code, 0, r.output);
+  assert.is(readFileSync(join(ws, "data/n/v0/replicate_0/baseline/tables/main.csv"), "utf8"), "tables/main.csv");
+  assert.is(readFileSync(join(ws, "data/n/v0/replicate_0/baseline/note"), "utf8"), "note");
+  assert.equal(readdirSync(join(ws, "data/.tmp")), [], "nothing staged is left behind");
 });
 
 test.run();

@@ -14,7 +14,7 @@ export interface SpecInput {
   /** The version folder of an upstream experiment this build settled on. */
   versionOf(experiment: string): number;
   /** Where the worker writes an output of this unit. */
-  stagingPath(fileName: string): string;
+  stagingPath(alias: string): string;
 }
 
 /** The message telling a worker how to run one unit: absolute paths, exports, values. */
@@ -49,6 +49,6 @@ export function unitSpec({ id, unit, root, graph, dataDir, single, versionOf, st
     input,
     steps: cfg.steps.map((s) => ({ fn: ref("steps", s.name), kwargs: s.kwargs })),
     treatment: unit.condition.values,
-    outputs: cfg.outputs.map((o) => ({ alias: o.alias, path: stagingPath(o.fileName), writer: o.writer ? ref("outputs", o.writer) : undefined })),
+    outputs: cfg.outputs.map((o) => ({ alias: o.alias, fileName: o.fileName, path: stagingPath(o.alias), writer: o.writer ? ref("outputs", o.writer) : undefined })),
   };
 }

@@ -46,6 +46,8 @@ export interface UnitSpec {
   treatment: Record<string, unknown>;
   outputs: Array<{
     alias: string;
+    /** The file name config.yaml gives it (`ctx.outputs.<alias>.fileName`). */
+    fileName: string;
     /** Absolute staging path the artifact is written to. */
     path: string;
     writer?: ExportRef;

@@ -110,7 +110,7 @@ async function runUnit(unit: UnitSpec): Promise<Record<string, unknown[]>> {
     const writer = out.writer ? await resolveExport(out.writer, "writer") : undefined;
     outputs[out.alias] = Object.freeze({
       alias: out.alias,
-      fileName: out.path.split("/").pop()!,
+      fileName: out.fileName,
       write(value: unknown) {
         if (written.has(out.alias)) throw new UserFacingError(`output \`${out.alias}\` was already written in this run; write each output once`);
         const bytes = writer ? toBytes(writer(value), `writer \`${out.writer!.name}\` of output \`${out.alias}\``) : toBytes(value, `output \`${out.alias}\` has no writer, and the value written`);

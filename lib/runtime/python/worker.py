@@ -192,7 +192,7 @@ def run_unit(unit):
     outputs = {}
     for out in unit["outputs"]:
         writer = resolve(out["writer"], "writer") if out.get("writer") else None
-        outputs[out["alias"]] = Artifact(out["alias"], out["path"], writer)
+        outputs[out["alias"]] = Artifact(out["alias"], out["path"], writer, out["fileName"])
     base = {"replicate": unit["replicate"], "condition": unit["condition"], "seed": unit["seed"], "seed_used": unit["seed"]}
 
     # Import every module the unit uses (data sources, loaders, steps) before seeding, so numpy

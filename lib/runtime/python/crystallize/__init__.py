@@ -57,9 +57,9 @@ class Artifact:
     """One declared output of the experiment. ``write`` applies the output's writer and stores
     the bytes where the CLI expects them; each output is written once per run."""
 
-    def __init__(self, alias: str, path: str, writer: Callable | None) -> None:
+    def __init__(self, alias: str, path: str, writer: Callable | None, file_name: str) -> None:
         self.name = alias
-        self.file_name = Path(path).name
+        self.file_name = file_name
         self._path = Path(path)
         self._writer = writer
         self.written = False
