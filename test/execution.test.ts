@@ -90,6 +90,20 @@ test("experiment modules load as CommonJS or as ES modules, as Node and tsx woul
   assert.equal(readJson(join(esm, "data/m/v0/baseline/results.json")).metrics, { base: [5] });
 });
 
+test("CommonJS TypeScript may import() TypeScript modules and crystallize at run time", async () => {
+  // Workers start without the ES module loader hooks; code that calls import() gets them first.
+  const ws = makeWorkspace({
+    "experiments/d/config.yaml": "steps: [go]\n",
+    "experiments/d/helper.ts": "export const value: number = 41;\n",
+    "experiments/d/steps.ts":
+      'const name = "helper";\nexport const go = async (d: unknown, ctx: any) => {\n  const h = await import("./" + name + ".ts");\n  const api = await import("crystallize");\n' +
+      '  ctx.metrics.add("v", h.value + 1);\n  ctx.metrics.add("api", typeof api.pipelineStep);\n  return d;\n};\n',
+  });
+  const r = await runCli(["build"], ws);
+  assert.is(r.code, 0, r.output);
+  assert.equal(readJson(join(ws, "data/d/v0/baseline/results.json")).metrics, { v: [42], api: ["function"] });
+});
+
 test("an output written to a nested file_name lands there and tells the step its file name", async () => {
   const ws = makeWorkspace({
     "experiments/n/config.yaml": "outputs: {table: {file_name: tables/main.csv}, note: {}}\nsteps: [emit]\n",

@@ -40,8 +40,6 @@ interface Slot {
 }
 
 const WORKER = fileURLToPath(new URL("../runtime/worker.js", import.meta.url));
-const REGISTER = new URL("../runtime/register.js", import.meta.url).href;
-const TSX = import.meta.resolve("tsx");
 
 /**
  * Worker processes that run units for one build. Each is a separate Node process in its own
@@ -140,7 +138,7 @@ export class WorkerPool {
   }
 
   private spawn(onReady?: () => void): Slot {
-    const execArgv = ["--import", TSX, "--import", REGISTER, "--enable-source-maps"];
+    const execArgv = ["--enable-source-maps"];
     if (this.memoryMb) execArgv.push(`--max-old-space-size=${this.memoryMb}`);
     const child = fork(WORKER, [], {
       cwd: this.root,

@@ -1,18 +1,59 @@
 /**
- * Loaded with `--import` before the worker: makes `"crystallize"` resolve to this
- * installation's API from user code, both for ES modules (a resolve hook) and for modules
- * that tsx compiles to CommonJS (a workspace without `"type": "module"`).
+ * The module loaders of a worker process. User code imports `"crystallize"`, which must resolve
+ * to this installation's API wherever the tool is installed (globally, via npx, or in a
+ * workspace without node_modules), and it may be TypeScript, which Node 20 cannot load alone.
+ *
+ * CommonJS loading is set up at start. ES module loading is set up only when first needed:
+ * its hooks run in a thread of their own, whose start and tsx's ES module hooks cost a worker
+ * about 250 ms of CPU, more than the rest of its start-up. Most workspaces are CommonJS to
+ * Node (no `"type": "module"`) and never need it.
  */
-import Module, { register } from "node:module";
+import Module, { createRequire, register } from "node:module";
 import { fileURLToPath } from "node:url";
 
+const requireHere = createRequire(import.meta.url);
 const apiUrl = new URL("./api.js", import.meta.url);
-register(new URL("./hooks.js", import.meta.url), { data: { apiUrl: apiUrl.href } });
 
 type ResolveFilename = (request: string, ...rest: unknown[]) => string;
-const internals = Module as unknown as { _resolveFilename: ResolveFilename };
-const original = internals._resolveFilename;
-const apiPath = fileURLToPath(apiUrl);
-internals._resolveFilename = function (this: unknown, request: string, ...rest: unknown[]) {
-  return request === "crystallize" ? apiPath : original.call(this, request, ...rest);
-};
+type Compile = (content: string, filename: string) => unknown;
+const internals = Module as unknown as { _resolveFilename: ResolveFilename; prototype: { _compile: Compile } };
+
+type EsmApi = typeof import("tsx/esm/api");
+/** tsx's ES module API, loaded at start so that useEsmLoader can run synchronously. */
+let esmApi: EsmApi | undefined;
+let esmReady = false;
+
+/**
+ * `import()` in CommonJS code goes through the ES module loader. Code that may call it (the
+ * text says `import(`, comments and strings included: a needless start costs time, a missed
+ * one a failed import) gets the ES module hooks before it runs.
+ */
+const DYNAMIC_IMPORT = /\bimport\s*\(/;
+
+/**
+ * tsx for CommonJS, and `"crystallize"` resolved for require. Called once, at start; user code
+ * may load once the promise resolves.
+ */
+export async function useCommonJsLoader(): Promise<void> {
+  requireHere("tsx/cjs");
+  const resolveFilename = internals._resolveFilename;
+  const apiPath = fileURLToPath(apiUrl);
+  internals._resolveFilename = function (this: unknown, request: string, ...rest: unknown[]) {
+    return request === "crystallize" ? apiPath : resolveFilename.call(this, request, ...rest);
+  };
+  const compile = internals.prototype._compile;
+  internals.prototype._compile = function (this: unknown, content: string, filename: string) {
+    if (!esmReady && DYNAMIC_IMPORT.test(content)) useEsmLoader();
+    return compile.call(this, content, filename);
+  };
+  esmApi = await import("tsx/esm/api");
+}
+
+/** tsx's ES module hooks and ours, before the first `import()` of user code. Idempotent. */
+export function useEsmLoader(): void {
+  if (esmReady) return;
+  if (!esmApi) throw new Error("internal: user code loaded before the worker's loaders were ready");
+  esmReady = true;
+  esmApi.register();
+  register(new URL("./hooks.js", import.meta.url), { data: { apiUrl: apiUrl.href } });
+}

@@ -12,6 +12,7 @@ import { internals, type Artifact, type Context } from "./api.js";
 import { resultProblem } from "../hypotheses/result.js";
 import type { ExportRef, FromWorker, ToWorker, UnitSpec, UserError, VerifyRequest, LoadRequest } from "./protocol.js";
 import { seededRandom } from "./random.js";
+import { useCommonJsLoader, useEsmLoader } from "./register.js";
 
 const send = (msg: FromWorker) => process.send!(msg);
 const modules = new Map<string, Promise<Record<string, unknown>>>();
@@ -64,7 +65,10 @@ function startCompiler(): void {
 }
 
 async function importModule(module: string): Promise<Record<string, unknown>> {
-  if (!loadsAsCommonJs(module)) return import(pathToFileURL(module).href) as Promise<Record<string, unknown>>;
+  if (!loadsAsCommonJs(module)) {
+    useEsmLoader();
+    return import(pathToFileURL(module).href) as Promise<Record<string, unknown>>;
+  }
   const exports = requireModule(module) as Record<string, unknown>;
   // What import() makes of a CommonJS module: its exports, and as default the compiled default
   // export (`__esModule`, as tsx emits) or else the whole exports object.
@@ -267,5 +271,9 @@ process.on("unhandledRejection", (reason) => {
   process.exit(70);
 });
 process.on("disconnect", () => process.exit(0));
+await useCommonJsLoader();
+// Where the workspace's code is ES modules, every unit needs those hooks: start them now,
+// while the worker is not yet on anyone's critical path.
+if (packageType(process.cwd()) === "module") useEsmLoader();
 startCompiler();
 send({ type: "ready" });
