@@ -5,6 +5,7 @@ import type { StatCache } from "../hash/stat-cache.js";
 import type { NormalizedConfig } from "../hash/keys.js";
 import { CrystallizeError } from "../errors/error.js";
 import { writeFileAtomic } from "../store/atomic.js";
+import { emitYaml } from "./yaml-emit.js";
 
 export const LOCK_FILE = "crystallize.lock";
 const LOCK_VERSION = 1;
@@ -72,10 +73,27 @@ async function parseLock(text: string): Promise<LockFile> {
   return lock;
 }
 
-/** Sorted, stable and diff-friendly: the same lock always serialises to the same bytes. */
+/**
+ * Sorted, stable and diff-friendly: the same lock always serialises to the same bytes, those of
+ * the `yaml` package's stringify with the options below. Our own writer produces them for the
+ * values it handles; for any other, the `yaml` package is loaded and writes the whole lock.
+ */
 export async function serializeLock(lock: LockFile): Promise<string> {
+  const fast = fastLockText(lock);
+  if (fast !== undefined) return fast;
   const { stringify } = await import("./yaml.js");
-  return HEADER + stringify({ version: lock.version, experiments: lock.experiments }, { sortMapEntries: true, lineWidth: 0, aliasDuplicateObjects: false });
+  return HEADER + stringify(lockDocument(lock), { sortMapEntries: true, lineWidth: 0, aliasDuplicateObjects: false });
+}
+
+/** The lock's text written without the `yaml` package, or undefined when some value is not one our writer handles. */
+export function fastLockText(lock: LockFile): string | undefined {
+  const body = emitYaml(lockDocument(lock));
+  return body === undefined ? undefined : HEADER + body;
+}
+
+/** What the file holds: the lock's two fields, whatever else the object carries. */
+function lockDocument(lock: LockFile): LockFile {
+  return { version: lock.version, experiments: lock.experiments };
 }
 
 /** Writes the lock, atomically, only when its content changes. Returns whether it was written. */
