@@ -6,6 +6,7 @@ import type { NormalizedConfig } from "../hash/keys.js";
 import { CrystallizeError } from "../errors/error.js";
 import { writeFileAtomic } from "../store/atomic.js";
 import { emitYaml } from "./yaml-emit.js";
+import { readEmittedYaml } from "./yaml-read.js";
 
 export const LOCK_FILE = "crystallize.lock";
 const LOCK_VERSION = 1;
@@ -49,17 +50,12 @@ export async function readLock(root: string, statCache?: StatCache): Promise<Loc
   return statCache ? statCache.get(path, "lock", compute) : compute();
 }
 
-async function parseLock(text: string): Promise<LockFile> {
-  const { parse } = await import("./yaml.js");
-  let parsed: unknown;
-  try {
-    parsed = parse(text);
-  } catch (err) {
-    throw new CrystallizeError("LOCK_FILE", `${LOCK_FILE} is not valid YAML: ${(err as Error).message.split("\n")[0]}`, {
-      location: { file: LOCK_FILE },
-      hint: "restore it from git, or delete it and run `crystallize build` to write a new one",
-    });
-  }
+/**
+ * The lock's data from its text. Our fast reader takes a lock exactly as we write it; anything
+ * else (hand edits, merge conflicts) goes to the `yaml` package, loaded only then.
+ */
+export async function parseLock(text: string): Promise<LockFile> {
+  const parsed = fastLockData(text) ?? (await parseWithYaml(text));
   const lock = parsed as LockFile | null;
   if (!lock || typeof lock !== "object" || typeof lock.experiments !== "object" || lock.experiments === null) {
     throw new CrystallizeError("LOCK_FILE", `${LOCK_FILE} has an unexpected shape`, { location: { file: LOCK_FILE }, hint: "restore it from git, or delete it and rebuild" });
@@ -71,6 +67,23 @@ async function parseLock(text: string): Promise<LockFile> {
     });
   }
   return lock;
+}
+
+/** The data of a lock that is byte for byte what serializeLock writes for it, read without the `yaml` package; else undefined. */
+export function fastLockData(text: string): unknown {
+  return text.startsWith(HEADER) ? readEmittedYaml(text.slice(HEADER.length)) : undefined;
+}
+
+async function parseWithYaml(text: string): Promise<unknown> {
+  const { parse } = await import("./yaml.js");
+  try {
+    return parse(text);
+  } catch (err) {
+    throw new CrystallizeError("LOCK_FILE", `${LOCK_FILE} is not valid YAML: ${(err as Error).message.split("\n")[0]}`, {
+      location: { file: LOCK_FILE },
+      hint: "restore it from git, or delete it and run `crystallize build` to write a new one",
+    });
+  }
 }
 
 /**

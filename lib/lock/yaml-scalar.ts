@@ -1,8 +1,8 @@
 /**
- * Scalars of the lock's fast YAML writer (yaml-emit.ts): which values we write ourselves, byte
- * for byte as the `yaml` package (v2, core schema, `lineWidth: 0`) writes them. The rules are
- * deliberately narrower than YAML's: a value outside them gets `undefined`, and the caller
- * hands the whole document to the `yaml` package.
+ * Scalars of the lock's fast YAML path (yaml-emit.ts, yaml-read.ts): which values we write
+ * ourselves, byte for byte as the `yaml` package (v2, core schema, `lineWidth: 0`) writes them,
+ * and how we read them back. The rules are deliberately narrower than YAML's: a value outside
+ * them gets `undefined`, and the caller hands the whole document to the `yaml` package.
  *
  * What we accept, and why it is written the way `yaml` writes it:
  * - null, true, false: its `nullStr`, `trueStr` and `falseStr` defaults.
@@ -66,4 +66,27 @@ export function emitScalar(value: unknown): string | undefined {
     default:
       return undefined;
   }
+}
+
+/** What `String(n)` gives for a finite number: `-`, digits, an optional fraction, an optional `e±N`. */
+const NUMBER = /^-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:e[-+][0-9]+)?$/;
+const INTEGER = /^-?[0-9]+$/;
+
+/**
+ * Reads a scalar written by emitScalar, resolving it as the core schema does (integers with
+ * parseInt, other numbers with parseFloat). Any other text is returned as a string: if it is
+ * not one emitScalar writes, re-emitting the document will not reproduce the input, and the
+ * reader rejects it there.
+ */
+export function readScalar(text: string): unknown {
+  switch (text) {
+    case "null":
+      return null;
+    case "true":
+      return true;
+    case "false":
+      return false;
+  }
+  if (NUMBER.test(text)) return INTEGER.test(text) ? parseInt(text, 10) : parseFloat(text);
+  return text;
 }
