@@ -5,6 +5,8 @@ import type { StatCache } from "../hash/stat-cache.js";
 import type { NormalizedConfig } from "../hash/keys.js";
 import { CrystallizeError } from "../errors/error.js";
 import { writeFileAtomic } from "../store/atomic.js";
+import { emitYaml } from "./yaml-emit.js";
+import { readEmittedYaml } from "./yaml-read.js";
 
 export const LOCK_FILE = "crystallize.lock";
 const LOCK_VERSION = 1;
@@ -48,17 +50,12 @@ export async function readLock(root: string, statCache?: StatCache): Promise<Loc
   return statCache ? statCache.get(path, "lock", compute) : compute();
 }
 
-async function parseLock(text: string): Promise<LockFile> {
-  const { parse } = await import("./yaml.js");
-  let parsed: unknown;
-  try {
-    parsed = parse(text);
-  } catch (err) {
-    throw new CrystallizeError("LOCK_FILE", `${LOCK_FILE} is not valid YAML: ${(err as Error).message.split("\n")[0]}`, {
-      location: { file: LOCK_FILE },
-      hint: "restore it from git, or delete it and run `crystallize build` to write a new one",
-    });
-  }
+/**
+ * The lock's data from its text. Our fast reader takes a lock exactly as we write it; anything
+ * else (hand edits, merge conflicts) goes to the `yaml` package, loaded only then.
+ */
+export async function parseLock(text: string): Promise<LockFile> {
+  const parsed = fastLockData(text) ?? (await parseWithYaml(text));
   const lock = parsed as LockFile | null;
   if (!lock || typeof lock !== "object" || typeof lock.experiments !== "object" || lock.experiments === null) {
     throw new CrystallizeError("LOCK_FILE", `${LOCK_FILE} has an unexpected shape`, { location: { file: LOCK_FILE }, hint: "restore it from git, or delete it and rebuild" });
@@ -72,10 +69,44 @@ async function parseLock(text: string): Promise<LockFile> {
   return lock;
 }
 
-/** Sorted, stable and diff-friendly: the same lock always serialises to the same bytes. */
+/** The data of a lock that is byte for byte what serializeLock writes for it, read without the `yaml` package; else undefined. */
+export function fastLockData(text: string): unknown {
+  return text.startsWith(HEADER) ? readEmittedYaml(text.slice(HEADER.length)) : undefined;
+}
+
+async function parseWithYaml(text: string): Promise<unknown> {
+  const { parse } = await import("./yaml.js");
+  try {
+    return parse(text);
+  } catch (err) {
+    throw new CrystallizeError("LOCK_FILE", `${LOCK_FILE} is not valid YAML: ${(err as Error).message.split("\n")[0]}`, {
+      location: { file: LOCK_FILE },
+      hint: "restore it from git, or delete it and run `crystallize build` to write a new one",
+    });
+  }
+}
+
+/**
+ * Sorted, stable and diff-friendly: the same lock always serialises to the same bytes, those of
+ * the `yaml` package's stringify with the options below. Our own writer produces them for the
+ * values it handles; for any other, the `yaml` package is loaded and writes the whole lock.
+ */
 export async function serializeLock(lock: LockFile): Promise<string> {
+  const fast = fastLockText(lock);
+  if (fast !== undefined) return fast;
   const { stringify } = await import("./yaml.js");
-  return HEADER + stringify({ version: lock.version, experiments: lock.experiments }, { sortMapEntries: true, lineWidth: 0, aliasDuplicateObjects: false });
+  return HEADER + stringify(lockDocument(lock), { sortMapEntries: true, lineWidth: 0, aliasDuplicateObjects: false });
+}
+
+/** The lock's text written without the `yaml` package, or undefined when some value is not one our writer handles. */
+export function fastLockText(lock: LockFile): string | undefined {
+  const body = emitYaml(lockDocument(lock));
+  return body === undefined ? undefined : HEADER + body;
+}
+
+/** What the file holds: the lock's two fields, whatever else the object carries. */
+function lockDocument(lock: LockFile): LockFile {
+  return { version: lock.version, experiments: lock.experiments };
 }
 
 /** Writes the lock, atomically, only when its content changes. Returns whether it was written. */
