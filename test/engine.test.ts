@@ -707,6 +707,14 @@ store("a deleted view, or the whole data/<exp> folder, is restored from the stor
   assert.equal(r3.ran, []);
   assert.match(r3.stderr, /✓ producer\s+v0\s+repaired from the store/, r3.output);
   assert.equal(snapshot(ws.path("data/producer")), before);
+
+  // Every output intact, only the folder's JSON gone: the folder is there, so it is repaired.
+  rmSync(ws.path("data/producer/v0/metadata.json"));
+  rmSync(ws.path("data/producer/v0/b"), { recursive: true });
+  const r4 = await ok(ws);
+  assert.equal(r4.ran, []);
+  assert.match(r4.stderr, /✓ producer\s+v0\s+repaired from the store/, r4.output);
+  assert.equal(snapshot(ws.path("data/producer")), before);
 });
 
 store("a view edited by hand is restored from the store, without running anything", async () => {

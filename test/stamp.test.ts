@@ -171,6 +171,21 @@ test("an unchanged build is answered from its stamp; edits, views, env and flags
   rmSync(ws, { recursive: true, force: true });
 });
 
+test("a deleted version folder is restored, not vouched for: the stamp lists the files in it", async () => {
+  const ws = copyFixture("tutorial");
+  assert.is((await runCli(["build"], ws)).code, 0);
+  await stamped(ws, ["build"]);
+  const folder = join(ws, "data", "producer", "v0");
+  const view = join(folder, "replicate_0", "baseline", "summary.json");
+  const good = readFileSync(view, "utf8");
+  rmSync(folder, { recursive: true });
+  const restored = await runCli(["build"], ws);
+  assert.is(restored.code, 0, restored.output);
+  assert.match(restored.stderr, /producer\s+v0\s+restored from the store/, restored.output);
+  assert.is(readFileSync(view, "utf8"), good);
+  rmSync(ws, { recursive: true, force: true });
+});
+
 test("a data folder kept inside .crystallize/ is still looked at: an edited view is not vouched for", async () => {
   const ws = copyFixture("tutorial");
   writeFileSync(join(ws, "crystallize.yaml"), "data: .crystallize/data\n");

@@ -1,10 +1,11 @@
 // Loading a workspace through the stat cache: folder listings and parsed configs remembered
 // from an earlier run never hide an added, removed or edited experiment.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
+import { RuntimeProbe } from "../lib/hash/facts.js";
 import { StatCache } from "../lib/hash/stat-cache.js";
 import { loadWorkspace } from "../lib/workspace/workspace.js";
 
@@ -50,6 +51,31 @@ ws("an edited config is parsed again", async () => {
   assert.is((await load(root))[0].replicates, 2);
   writeFileSync(join(root, "experiments", "a", "config.yaml"), "replicates: 3\nsteps: [s]\n");
   assert.is((await load(root))[0].replicates, 3);
+});
+
+ws("a package.json in an experiment folder, as a file or a link, is seen through the listing", async () => {
+  const root = mkdtempSync(join(tmpdir(), "crystallize-wscache-"));
+  experiment(root, "a");
+  const pkg = join(root, "experiments", "a", "package.json");
+  const moduleSystem = async () => {
+    const [a] = await load(root);
+    return new RuntimeProbe(root).of(a.dir, a.packageJson).split(" ")[1];
+  };
+  assert.is(await moduleSystem(), "commonjs");
+  assert.is((await load(root))[0].packageJson, false, "the listing shows none: nothing to look for");
+  writeFileSync(pkg, JSON.stringify({ type: "module" }));
+  assert.is(await moduleSystem(), "module");
+  rmSync(pkg);
+  writeFileSync(join(root, "shared.json"), JSON.stringify({ type: "module" }));
+  symlinkSync(join(root, "shared.json"), pkg);
+  assert.is(await moduleSystem(), "module", "a symbolic link counts");
+
+  // A listing remembered by an earlier version kept no links: the folder is listed again.
+  const cache = join(root, ".crystallize", "stat-cache", "listing.json");
+  writeFileSync(cache, readFileSync(cache, "utf8").replaceAll(/,"others":\[[^\]]*\]/g, ""));
+  assert.not.match(readFileSync(cache, "utf8"), "others");
+  assert.is(await moduleSystem(), "module");
+  assert.match(readFileSync(cache, "utf8"), `"others":["package.json"]`);
 });
 
 ws.run();

@@ -93,6 +93,11 @@ export interface ExperimentConfig {
   modules: Partial<Record<ModuleRole, string>>;
   /** Treatment names switched off in `config.state.json`. */
   inactiveTreatments: string[];
+  /**
+   * False when the folder's listing has no entry named `package.json`: its module system is
+   * then its parent folder's, found without looking for the file. Absent: not known, look.
+   */
+  packageJson?: boolean;
   location: SourceLocation;
   /** Where `name:` is set, when it is. */
   nameLocation?: SourceLocation;

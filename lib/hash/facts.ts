@@ -31,17 +31,18 @@ export class RuntimeProbe {
     this.tsconfig = tsconfig;
   }
 
-  of(dir: string): string {
-    return `${NODE} ${this.moduleType(join(this.root, dir))} tsconfig:${this.tsconfig}`;
+  /** `packageJson`: false when the folder is known to hold none (see ExperimentConfig). */
+  of(dir: string, packageJson = true): string {
+    return `${NODE} ${this.moduleType(join(this.root, dir), packageJson)} tsconfig:${this.tsconfig}`;
   }
 
-  private moduleType(abs: string): string {
+  private moduleType(abs: string, packageJson = true): string {
     const known = this.moduleTypes.get(abs);
     if (known) return known;
     let type: string | undefined;
     const pkg = join(abs, "package.json");
     // Most folders have none: asking first skips building an exception per experiment folder.
-    if (existsSync(pkg)) {
+    if (packageJson && existsSync(pkg)) {
       try {
         type = JSON.parse(readFileSync(pkg, "utf8")).type === "module" ? "module" : "commonjs";
       } catch {
@@ -126,7 +127,7 @@ export async function gatherFacts(root: string, configs: ExperimentConfig[], mod
       }
       const env: Record<string, Digest | null> = {};
       for (const name of cfg.env) env[name] = process.env[name] === undefined ? null : digestBytes(process.env[name]!);
-      return [cfg.name, { code, inputs, env, runtime: python ? `python${python.version}` : runtime.of(cfg.dir) }];
+      return [cfg.name, { code, inputs, env, runtime: python ? `python${python.version}` : runtime.of(cfg.dir, cfg.packageJson) }];
     }),
   );
   return new Map(entries);

@@ -75,10 +75,12 @@ function jsonText(value: unknown): string {
 }
 
 /**
- * Makes `data/<exp>/v<N>` hold exactly `content`. A missing folder is assembled in a hidden
- * temporary folder and renamed into place, so a `v<N>` that exists is complete; an existing
- * one is checked file by file (by digest, through the stat cache) and any file that was edited
- * or deleted is restored from the store before anything reads it.
+ * Makes `data/<exp>/v<N>` hold exactly `content`. Every file is checked (by digest, through the
+ * stat cache) and any that was edited or deleted is restored from the store before anything
+ * reads it. The folder itself is looked at only when a file is not intact: an intact file
+ * vouches for the folders above it, so a no-op build consults nothing but the files. A missing
+ * folder is assembled in a hidden temporary folder and renamed into place, so a `v<N>` that
+ * exists is complete.
  */
 export async function materializeView(store: Store, statCache: StatCache, experiment: string, content: ViewContent, tag: string): Promise<ViewState> {
   const dir = join(store.dataDir, experiment, `v${content.metadata.version}`);
@@ -87,41 +89,7 @@ export async function materializeView(store: Store, statCache: StatCache, experi
     ...Object.entries(content.results).map(([c, r]) => ({ rel: `${c}/results.json`, text: jsonText(r) })),
   ];
   const outputs = content.units.flatMap((u) => Object.values(u.outputs).map((o) => ({ rel: `replicate_${u.replicate}/${u.condition}/${o.file}`, out: o })));
-
-  if (!existsSync(dir)) {
-    // Assembled inside this build's staging folder (same filesystem), so a killed build leaves
-    // nothing half-made beside the versions, and cleaning up never scans every experiment. The
-    // folder is private until renamed, so its files are written in place, each folder made once.
-    const tmp = join(store.dataDir, ".tmp", tag, ".views", experiment);
-    try {
-      ensureDir(dirname(tmp));
-      try {
-        mkdirSync(tmp);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
-        rmSync(tmp, { recursive: true, force: true });
-        mkdirSync(tmp);
-      }
-      const made = new Set<string>([tmp]);
-      const place = (rel: string) => {
-        const path = join(tmp, rel);
-        for (const d of ancestorsBelow(tmp, dirname(path))) if (!made.has(d)) (mkdirSync(d), made.add(d));
-        return path;
-      };
-      for (const { rel, out } of outputs) await restore(store, out, place(rel), false);
-      for (const { rel, text } of jsonFiles) writeFileSync(place(rel), text);
-      ensureDir(dirname(dir));
-      renameSync(tmp, dir);
-    } catch (err) {
-      rmSync(tmp, { recursive: true, force: true });
-      throw err;
-    }
-    for (const { rel, out } of outputs) await statCache.remember(join(dir, rel), "digest", out.digest);
-    for (const { rel, text } of jsonFiles) await statCache.remember(join(dir, rel), "digest", digestBytes(text));
-    return "created";
-  }
-
-  let repaired = false;
+  const create = () => createView(store, statCache, dir, { outputs, jsonFiles }, join(store.dataDir, ".tmp", tag, ".views", experiment));
   const intact = async (path: string, digest: string) => {
     try {
       return (await statCache.get(path, "digest", () => digestFile(path))) === digest;
@@ -129,9 +97,12 @@ export async function materializeView(store: Store, statCache: StatCache, experi
       return false;
     }
   };
+
+  let repaired = false;
   for (const { rel, out } of outputs) {
     const path = join(dir, rel);
     if (await intact(path, out.digest)) continue;
+    if (!repaired && !existsSync(dir)) return create();
     const tmp = tempNameFor(path);
     await restore(store, out, tmp);
     await rename(tmp, path);
@@ -142,11 +113,53 @@ export async function materializeView(store: Store, statCache: StatCache, experi
     const path = join(dir, rel);
     const digest = digestBytes(text);
     if (await intact(path, digest)) continue;
+    if (!repaired && !existsSync(dir)) return create();
     await writeFileAtomic(path, text);
     await statCache.remember(path, "digest", digest);
     repaired = true;
   }
   return repaired ? "repaired" : "intact";
+}
+
+/** A version folder's files, relative to it: outputs copied from the store, and JSON written. */
+interface ViewFiles {
+  outputs: Array<{ rel: string; out: StoredOutput }>;
+  jsonFiles: Array<{ rel: string; text: string }>;
+}
+
+/**
+ * Assembles a missing version folder in `tmp`, inside this build's staging folder (same
+ * filesystem), and renames it into place, so a killed build leaves nothing half-made beside the
+ * versions, and cleaning up never scans every experiment. The folder is private until renamed,
+ * so its files are written in place, each folder made once.
+ */
+async function createView(store: Store, statCache: StatCache, dir: string, { outputs, jsonFiles }: ViewFiles, tmp: string): Promise<"created"> {
+  try {
+    ensureDir(dirname(tmp));
+    try {
+      mkdirSync(tmp);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+      rmSync(tmp, { recursive: true, force: true });
+      mkdirSync(tmp);
+    }
+    const made = new Set<string>([tmp]);
+    const place = (rel: string) => {
+      const path = join(tmp, rel);
+      for (const d of ancestorsBelow(tmp, dirname(path))) if (!made.has(d)) (mkdirSync(d), made.add(d));
+      return path;
+    };
+    for (const { rel, out } of outputs) await restore(store, out, place(rel), false);
+    for (const { rel, text } of jsonFiles) writeFileSync(place(rel), text);
+    ensureDir(dirname(dir));
+    renameSync(tmp, dir);
+  } catch (err) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw err;
+  }
+  for (const { rel, out } of outputs) await statCache.remember(join(dir, rel), "digest", out.digest);
+  for (const { rel, text } of jsonFiles) await statCache.remember(join(dir, rel), "digest", digestBytes(text));
+  return "created";
 }
 
 /**

@@ -58,20 +58,35 @@ export async function loadSettings(root: string, statCache?: StatCache): Promise
   return parsedYaml(file, "settings", statCache, async (text) => (await import("./settings.js")).parseSettings("crystallize.yaml", text));
 }
 
-/** The files and the folders in a folder. */
+/** The files, the folders and the other entries (symbolic links, say) in a folder. */
 interface Listing {
   files: string[];
   dirs: string[];
+  others: string[];
 }
 
 function list(dir: string): Listing {
   const files: string[] = [];
   const dirs: string[] = [];
+  const others: string[] = [];
   for (const e of readdirSync(dir, { withFileTypes: true })) {
     if (e.isFile()) files.push(e.name);
     else if (e.isDirectory()) dirs.push(e.name);
+    else others.push(e.name);
   }
-  return { files, dirs };
+  return { files, dirs, others };
+}
+
+/**
+ * A folder's listing, remembered by the folder's stat. One remembered by an earlier version
+ * has no `others` (it kept no links): the folder is listed again, once.
+ */
+function listing(dir: string, statCache: StatCache | undefined): Listing {
+  if (!statCache) return list(dir);
+  const seen = statCache.getSync<Partial<Listing>>(dir, "listing", () => list(dir));
+  if (seen.others) return seen as Listing;
+  statCache.forget(dir, "listing");
+  return statCache.getSync(dir, "listing", () => list(dir));
 }
 
 /**
@@ -80,10 +95,11 @@ function list(dir: string): Listing {
  * the folder's stat: adding, removing or renaming an entry changes the folder's mtime, so an
  * unchanged workspace is walked with one stat per folder instead of one listing.
  */
-function findConfigs(dir: string, skip: string, statCache: StatCache | undefined, prefix = ""): Array<{ folder: string; files: Set<string> }> {
-  const { files: names, dirs } = statCache ? statCache.getSync(dir, "listing", () => list(dir)) : list(dir);
+function findConfigs(dir: string, skip: string, statCache: StatCache | undefined, prefix = ""): Array<{ folder: string; files: Set<string>; packageJson: boolean }> {
+  const { files: names, dirs, others } = listing(dir, statCache);
   const files = new Set(names);
-  const out = files.has("config.yaml") ? [{ folder: prefix || ".", files }] : [];
+  const packageJson = files.has("package.json") || others.includes("package.json");
+  const out = files.has("config.yaml") ? [{ folder: prefix || ".", files, packageJson }] : [];
   for (const name of dirs) {
     if (!name.startsWith(".") && name !== "node_modules") {
       const rel = prefix ? `${prefix}/${name}` : name;
@@ -112,7 +128,7 @@ export async function loadWorkspace(root: string, statCache?: StatCache): Promis
   // path.relative would do, once per experiment.
   const prefix = toPosix(relative(root, expRoot));
   await Promise.all(
-    found.map(async ({ folder: folderId, files }) => {
+    found.map(async ({ folder: folderId, files, packageJson }) => {
       const dir = folderId === "." ? prefix || "." : prefix ? `${prefix}/${folderId}` : folderId;
       const configFile = dir === "." ? "config.yaml" : `${dir}/config.yaml`;
       try {
@@ -121,7 +137,7 @@ export async function loadWorkspace(root: string, statCache?: StatCache): Promis
         const parsed = await parsedYaml(join(root, configFile), "config", statCache, async (text) =>
           (await import("../config/load.js")).parseConfig(text, { configFile, dir, folderId, modules: {}, inactiveTreatments: [] }),
         );
-        experiments.push({ ...parsed, modules, inactiveTreatments });
+        experiments.push({ ...parsed, modules, inactiveTreatments, packageJson });
       } catch (err) {
         if (err instanceof AggregateConfigError) errors.push(...err.errors);
         else if (err instanceof CrystallizeError) errors.push(err);
