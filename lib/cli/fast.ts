@@ -16,6 +16,16 @@ export interface FastAnswer {
   command?: string;
 }
 
+/** Where the command word is: `-C <dir>` (or --cwd) is the one option that may come before it. */
+function commandIndex(argv: string[]): number {
+  return argv[0] === "-C" || argv[0] === "--cwd" ? 2 : argv[0]?.startsWith("--cwd=") ? 1 : 0;
+}
+
+/** The command word of a command line (`build`, `check`, ...), if any. */
+export function commandName(argv: string[]): string | undefined {
+  return argv[commandIndex(argv)];
+}
+
 /**
  * The first thing the CLI does, from a CommonJS bundle that loads nothing else: `build` and
  * `check` on a workspace that has not changed since the last identical command are answered
@@ -24,8 +34,7 @@ export interface FastAnswer {
  */
 export function answerFromStamp(argv: string[]): FastAnswer {
   ignoreClosedReaders();
-  // `-C <dir>` (or --cwd) is the one option that may come before the command.
-  const at = argv[0] === "-C" || argv[0] === "--cwd" ? 2 : argv[0]?.startsWith("--cwd=") ? 1 : 0;
+  const at = commandIndex(argv);
   const start = at === 2 ? argv[1] : at === 1 ? argv[0].slice("--cwd=".length) : ".";
   const command = argv[at];
   // --json prints durations and a log path, and --watch never ends: neither is stamped.
