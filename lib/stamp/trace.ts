@@ -140,7 +140,7 @@ export function startTrace(): Trace {
   for (const [stream, key] of [[process.stdout, "stdout"], [process.stderr, "stderr"]] as const) {
     const original = stream.write;
     stream.write = function (this: NodeJS.WriteStream, chunk: unknown, ...rest: unknown[]) {
-      trace[key] += typeof chunk === "string" ? chunk : Buffer.from(chunk as Uint8Array).toString();
+      if (!trace.spawned) trace[key] += typeof chunk === "string" ? chunk : Buffer.from(chunk as Uint8Array).toString();
       return (original as (...a: unknown[]) => boolean).call(this, chunk, ...rest);
     } as typeof stream.write;
   }

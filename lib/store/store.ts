@@ -1,4 +1,4 @@
-import { chmodSync, readdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync } from "node:fs";
+import { chmodSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { digestFile, type Digest } from "../hash/digest.js";
 import type { UnitKey } from "../hash/keys.js";
@@ -128,7 +128,13 @@ export class Store {
 
   async writeRecord(record: UnitRecord): Promise<void> {
     await writeFileAtomic(this.recordPath(record.key), JSON.stringify(record));
-    rmSync(this.failurePath(record.key), { force: true });
+    // One unlink, not rmSync's two stats first: this runs once per unit, and there is
+    // almost never a note to remove.
+    try {
+      unlinkSync(this.failurePath(record.key));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+    }
   }
 
   async markFailed(key: UnitKey, message: string): Promise<void> {
