@@ -236,7 +236,8 @@ async function execute(loaded: LoadedWorkspace, options: BuildOptions, p: Prepar
   options.onStart?.({ cancel: (names) => executor.cancel(names) });
   try {
     const experiments = await executor.run();
-    const schedulingMs = executor.firstUnitAt === undefined ? undefined : performance.now() - executor.firstUnitAt;
+    const { firstUnitAt, lastFinishedAt } = executor;
+    const schedulingMs = firstUnitAt === undefined ? undefined : (lastFinishedAt ?? performance.now()) - firstUnitAt;
     let lockWritten = false;
     if (!interrupted && !options.verify) {
       // A build with overrides did not build what the configs say: the lock stays as it was.

@@ -150,6 +150,8 @@ export class Executor {
   private onIdle: () => void = () => {};
   /** When the first unit reached a worker: what comes before is start-up, not scheduling. */
   firstUnitAt?: number;
+  /** When the last result (or verdict) was in: what comes after (workers exiting) is tear-down. */
+  lastFinishedAt?: number;
 
   constructor(private readonly o: ExecuteOptions) {
     this.staging = join(o.store.dataDir, ".tmp", o.tag);
@@ -175,12 +177,13 @@ export class Executor {
         this.release();
         this.pump();
       });
-      if (!this.aborted) {
+      if (!this.aborted && this.verdicts.size > 0) {
         for (const [name, pending] of this.verdicts) {
           const hypotheses = await pending;
           const result = this.results.get(name);
           if (hypotheses && result) this.results.set(name, { ...result, hypotheses });
         }
+        this.lastFinishedAt = performance.now();
       }
       return this.o.plan.experiments.map(
         (p) => this.results.get(p.name) ?? { name: p.name, status: "skipped", units: [], skippedBecause: "interrupted", durationMs: 0 },
@@ -477,6 +480,7 @@ export class Executor {
   }
 
   private finish(result: ExperimentResult): void {
+    this.lastFinishedAt = performance.now();
     this.results.set(result.name, result);
     this.o.events.experimentFinished(result);
   }
