@@ -104,6 +104,24 @@ test("CommonJS TypeScript may import() TypeScript modules and crystallize at run
   assert.equal(readJson(join(ws, "data/d/v0/baseline/results.json")).metrics, { v: [42], api: ["function"] });
 });
 
+test(".mts, .mjs and CommonJS .js modules run as they are in a CommonJS workspace", async () => {
+  const ws = makeWorkspace({
+    "experiments/m/config.yaml": "outputs: {o: {file_name: o.txt}}\nsteps: [go]\n",
+    "experiments/m/steps.mts":
+      'import { pipelineStep } from "crystallize";\nconst base: number = await Promise.resolve(2);\n' +
+      'export const go = pipelineStep((d: unknown, ctx: any) => { ctx.metrics.add("base", base); ctx.outputs.o.write(String(base)); return d; });\n',
+    "experiments/j/config.yaml": "datasource: {m: m#o}\nsteps: [go]\n",
+    "experiments/j/steps.mjs": 'import { pipelineStep } from "crystallize";\nexport const go = pipelineStep((d, ctx) => { ctx.metrics.add("m", Number(String(d.m))); return d; });\n',
+    "experiments/c/config.yaml": "steps: [go]\n",
+    "experiments/c/steps.js": "exports.go = (d, ctx) => { ctx.metrics.add('cjs', true); return d; };\n",
+  });
+  const r = await runCli(["build"], ws);
+  assert.is(r.code, 0, r.output);
+  assert.equal(readJson(join(ws, "data/m/v0/baseline/results.json")).metrics, { base: [2] });
+  assert.equal(readJson(join(ws, "data/j/v0/baseline/results.json")).metrics, { m: [2] });
+  assert.equal(readJson(join(ws, "data/c/v0/baseline/results.json")).metrics, { cjs: [true] });
+});
+
 test("an output written to a nested file_name lands there and tells the step its file name", async () => {
   const ws = makeWorkspace({
     "experiments/n/config.yaml": "outputs: {table: {file_name: tables/main.csv}, note: {}}\nsteps: [emit]\n",

@@ -57,7 +57,9 @@ export async function analyzeModule(absPath: string, displayPath: string, source
     }
   }
   const names = exports.map((e) => e.n);
-  const looksCommonJs = names.length === 0 && /\b(module\.exports|exports\.[A-Za-z_$])/.test(code);
+  // esbuild wraps a CommonJS module (`exports.x = ...`) in __commonJS and exports only a default:
+  // its names are known only when it runs.
+  const looksCommonJs = /\b__commonJS\(/.test(code) || (names.length === 0 && /\b(module\.exports|exports\.[A-Za-z_$])/.test(code));
   return {
     exports: unknownExports || looksCommonJs ? null : names,
     starExports,
