@@ -26,11 +26,11 @@ const started = [];
 const finished = [];
 for (let i = 0; i < 7; i++) {
   await new Promise((r) => setTimeout(r, 600));
-  const changes = count(/^change /gm);
+  const changes = count(/^(?:\d\d:\d\d:\d\d )?change /gm);
   const cycles = count(/watching for changes/g);
   const t0 = performance.now();
   appendFileSync(join(ws, "experiments/c/steps.ts"), `export const edit${i} = ${i};\n`);
-  await until(() => count(/^change /gm) > changes);
+  await until(() => count(/^(?:\d\d:\d\d:\d\d )?change /gm) > changes);
   started.push(performance.now() - t0);
   await until(() => count(/watching for changes/g) > cycles);
   finished.push(performance.now() - t0);
