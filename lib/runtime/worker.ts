@@ -118,8 +118,15 @@ async function runUnit(unit: UnitSpec): Promise<Record<string, unknown[]>> {
       write(value: unknown) {
         if (written.has(out.alias)) throw new UserFacingError(`output \`${out.alias}\` was already written in this run; write each output once`);
         const bytes = writer ? toBytes(writer(value), `writer \`${out.writer!.name}\` of output \`${out.alias}\``) : toBytes(value, `output \`${out.alias}\` has no writer, and the value written`);
-        mkdirSync(dirname(out.path), { recursive: true });
-        writeFileSync(out.path, bytes);
+        // The build's one staging folder: made by the first write that finds it missing, not
+        // checked by a mkdir before every write.
+        try {
+          writeFileSync(out.path, bytes);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+          mkdirSync(dirname(out.path), { recursive: true });
+          writeFileSync(out.path, bytes);
+        }
         written.add(out.alias);
       },
     });
