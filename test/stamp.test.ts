@@ -62,13 +62,13 @@ test("a signature changes with content, even when size and mtime are put back", 
   assert.is.not(signatureOf(f), before, "mtime set back: ctime still moved");
 });
 
-const context: Context = { argv: ["build"], cwd: "/w", env: "e", tool: "t", terminal: "false:false false:false" };
+const context: Context = { argv: ["build"], cwd: "/w", tool: "t", terminal: "false:false false:false" };
 
-function stampOf(files: string[], startedAt: number): { file: string; written: boolean } {
+function stampOf(files: string[], startedAt: number, env: Set<string> | null = new Set()): { file: string; written: boolean } {
   const dir = scratch();
   const file = join(dir, "stamp");
   const reads = new Map(files.map((p) => [p, signatureOf(p)] as [string, Signature]));
-  return { file, written: writeStamp(file, context, { reads, startedAt }, "done in \0\n") };
+  return { file, written: writeStamp(file, context, { reads, startedAt, env }, "done in \0\n") };
 }
 
 test("a stamp replays while nothing it lists changed, and not after", async () => {
@@ -78,12 +78,44 @@ test("a stamp replays while nothing it lists changed, and not after", async () =
   const { file, written } = stampOf([f, dir], Date.now() + 10_000);
   assert.ok(written);
   assert.is(replayable(file, context), "done in \0\n");
-  for (const [field, value] of [["argv", ["build", "-j", "2"]], ["cwd", "/x"], ["env", "other"], ["tool", "t2"], ["terminal", "true:true false:false"]] as const) {
+  for (const [field, value] of [["argv", ["build", "-j", "2"]], ["cwd", "/x"], ["tool", "t2"], ["terminal", "true:true false:false"]] as const) {
     assert.is(replayable(file, { ...context, [field]: value }), undefined, field);
   }
   await sleep(20);
   appendFileSync(f, "2");
   assert.is(replayable(file, context), undefined, "an edit");
+});
+
+/** Runs `body` with the variables set (undefined: unset), then puts the environment back. */
+function withEnv(vars: Record<string, string | undefined>, body: () => void): void {
+  const saved = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
+  const put = (v: Record<string, string | undefined>) => {
+    for (const [k, x] of Object.entries(v)) if (x === undefined) delete process.env[k];
+    else process.env[k] = x;
+  };
+  put(vars);
+  try {
+    body();
+  } finally {
+    put(saved);
+  }
+}
+
+test("a stamp counts the variables the run read, and those read outside process.env, not the rest", () => {
+  withEnv({ CZ_READ: "1", CZ_UNREAD: "1", CZ_NEVER_SET: undefined }, () => {
+    const { file } = stampOf([], Date.now() + 10_000, new Set(["CZ_READ", "CZ_NEVER_SET"]));
+    assert.ok(replayable(file, context));
+    withEnv({ CZ_UNREAD: "2", GIT_AUTHOR_DATE: "@1796015594 +0000" }, () => assert.ok(replayable(file, context), "not read: a git hook's variables"));
+    withEnv({ CZ_READ: "2" }, () => assert.is(replayable(file, context), undefined, "a read variable changed"));
+    withEnv({ CZ_READ: undefined }, () => assert.is(replayable(file, context), undefined, "a read variable unset"));
+    withEnv({ CZ_NEVER_SET: "" }, () => assert.is(replayable(file, context), undefined, "a variable looked for and absent, now set"));
+    withEnv({ TZ: "Pacific/Chatham" }, () => assert.is(replayable(file, context), undefined, "read natively: counted without a read"));
+    withEnv({ NODE_OPTIONS: "--no-warnings" }, () => assert.is(replayable(file, context), undefined, "Node's options count"));
+
+    const listed = stampOf([], Date.now() + 10_000, null).file;
+    assert.ok(replayable(listed, context));
+    withEnv({ CZ_UNREAD: "2" }, () => assert.is(replayable(listed, context), undefined, "a run that listed the environment counts all of it"));
+  });
 });
 
 test("a path found absent is vouched for by its folder's signature", async () => {
@@ -106,12 +138,32 @@ test("a path changed during the run voids the stamp; one changed just before lea
   await sleep(20);
   writeFileSync(f, "22");
   const during = join(scratch(), "stamp");
-  writeStamp(during, context, { reads, startedAt: Date.now() + 10_000 }, "");
+  writeStamp(during, context, { reads, startedAt: Date.now() + 10_000, env: new Set() }, "");
   assert.is(replayable(during, context), undefined, "changed during the run: the signature from before no longer matches");
   const fresh = stampOf([f], Date.now());
   assert.not.ok(fresh.written, "changed less than a clock tick before the run could change again unseen");
   assert.equal(readdirSync(dirname(fresh.file)), [], "no stamp, no temporary file left");
 });
+
+/**
+ * `check` writes no run log. A run of the engine that changed nothing rewrites its stamp (a new
+ * file, renamed into place) unless a path it read changed within a clock tick before; a replay
+ * leaves the stamp alone. So: wait out the tick, then an unchanged stamp means a replay.
+ */
+const stampIdentity = (ws: string, command: string) => {
+  const s = statSync(join(ws, ".crystallize", "stamps", command));
+  return `${s.ino}:${s.mtimeMs}`;
+};
+
+async function settledStamp(ws: string, command: string): Promise<string> {
+  await sleep(150);
+  return stampIdentity(ws, command);
+}
+
+/** What git adds to a pre-commit hook's environment: GIT_AUTHOR_DATE is new for every commit. */
+function gitHookEnvironment(): Record<string, string> {
+  return { GIT_AUTHOR_DATE: `@${Math.floor(Date.now() / 1000)} +0000`, GIT_INDEX_FILE: ".git/index", GIT_EDITOR: ":", GIT_PREFIX: "", PATH: `/usr/lib/git-core:${process.env.PATH}` };
+}
 
 // End to end: the CLI answers an unchanged `build` or `check` from the stamp of the last
 // identical run. A stamped answer writes no run log, which is how these tests tell it apart.
@@ -143,9 +195,12 @@ test("an unchanged build is answered from its stamp; edits, views, env and flags
   assert.match(replay.stdout, /done: 0 built, 2 up to date in \d+ms\n$/);
   assert.is(logs(ws), before, "answered from the stamp");
 
-  const other = await runCli(["build"], ws, { SOME_VARIABLE: "1" });
+  const hook = await runCli(["build"], ws, gitHookEnvironment());
+  assert.match(hook.stdout, /0 built, 2 up to date/);
+  assert.is(logs(ws), before, "variables the build never reads do not void the stamp");
+  const other = await runCli(["build"], ws, { CRYSTALLIZE_SCHEDULER: "fifo" });
   assert.match(other.stdout, /0 built, 2 up to date/);
-  assert.is(logs(ws), before + 1, "another environment is not vouched for");
+  assert.is(logs(ws), before + 1, "a variable the build reads is not vouched for");
   const off = await runCli(["build"], ws, { CRYSTALLIZE_NO_STAMP: "1" });
   assert.match(off.stdout, /0 built, 2 up to date/);
   assert.is(logs(ws), before + 2, "CRYSTALLIZE_NO_STAMP=1 always looks");
@@ -219,11 +274,33 @@ test("an unchanged check is answered from its stamp; a config edit is not", asyn
   const replay = await runCli(["check"], ws);
   assert.is(replay.code, 0);
   assert.is(replay.stdout, "crystallize.lock matches all 2 experiments\n");
+  const before = await settledStamp(ws, "check");
+  const hook = await runCli(["check"], ws, gitHookEnvironment());
+  assert.is(hook.stdout, "crystallize.lock matches all 2 experiments\n");
+  assert.is(stampIdentity(ws, "check"), before, "a git hook's environment does not void it");
   const config = join(ws, "experiments", "producer", "config.yaml");
   appendFileSync(config, "replicates: 2\n");
   const stale = await runCli(["check"], ws);
   assert.is(stale.code, 1, stale.output);
   assert.match(stale.stdout, /producer/);
+  rmSync(ws, { recursive: true, force: true });
+});
+
+test("a variable an experiment declares in `env:` voids the stamps of build and check", async () => {
+  const ws = copyFixture("tutorial");
+  appendFileSync(join(ws, "experiments", "consumer", "config.yaml"), "env: [CZ_SCALE]\n");
+  const env = { CZ_SCALE: "1" };
+  assert.is((await runCli(["build"], ws, env)).code, 0);
+  await stamped(ws, ["build"], env);
+  await stamped(ws, ["check"], env);
+  const before = await settledStamp(ws, "check");
+  assert.is((await runCli(["check"], ws, env)).code, 0);
+  assert.is(stampIdentity(ws, "check"), before, "answered from the stamp");
+  const check = await runCli(["check"], ws, { CZ_SCALE: "2" });
+  assert.is(check.code, 1, check.output);
+  assert.match(check.stdout, /consumer[\s\S]*CZ_SCALE/);
+  const build = await runCli(["build"], ws, { CZ_SCALE: "2" });
+  assert.match(build.stdout, /1 built, 1 up to date/, build.output);
   rmSync(ws, { recursive: true, force: true });
 });
 

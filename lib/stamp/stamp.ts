@@ -5,20 +5,26 @@ import { FOLLOW_MARK, isDirectory, mixCurrent, mixRecorded, newestTime, racyWind
 
 /**
  * A stamp vouches for one command line's answer: "run exactly like this, in this folder, with
- * this environment and this build of the tool, while every path listed still has the same
- * signature, and it prints this and exits 0". It is written only after a run that changed
+ * these environment variables and this build of the tool, while every path listed still has
+ * the same signature, and it prints this and exits 0". It is written only after a run that changed
  * nothing (see `stampFromTrace` in trace.ts), and answered from without loading the engine.
  * Stored as `.crystallize/stamps/<command>`: this header as one JSON line, then one path a line
  * (marked `=` when its signature follows links, see Signature).
  */
 export interface StampHeader {
   /** Format of the file; a stamp of another format is ignored. */
-  format: 1;
+  format: 2;
   /** The command line after `crystallize`, exactly. */
   argv: string[];
   /** The folder the command ran in. */
   cwd: string;
-  /** A hash of the environment variables (see environmentDigest); values are never stored. */
+  /**
+   * The environment variables the run read, sorted; null when it listed them all. Variables it
+   * did not read cannot have changed its answer: a git hook sets a new GIT_AUTHOR_DATE for
+   * every commit, which voided every stamp while the whole environment counted.
+   */
+  envNames: string[] | null;
+  /** A hash of those variables' values and of ALWAYS_COUNTED's (see environmentDigest). */
   env: string;
   /** The tool's build and the Node.js that ran it (see toolIdentity). */
   tool: string;
@@ -48,24 +54,35 @@ export function stampPath(root: string, command: string): string {
 const TOOL_STATE = ["stat-cache", "stat-cache.json", "logs", "stamps", "build.lock", "timings.json", "python-env.json"];
 
 export function isToolState(path: string, root: string): boolean {
+  return toolStateTest(root)(path);
+}
+
+/** isToolState for one root, for the thousands of paths a run consults. */
+export function toolStateTest(root: string): (path: string) => boolean {
   const state = join(root, STATE);
-  if (path === state) return true;
-  return TOOL_STATE.some((entry) => {
-    const at = join(state, entry);
-    // Atomic writes go through `.<name>.tmp-...` beside the file (lib/store/atomic.ts).
-    return path === at || path.startsWith(at + sep) || path.startsWith(join(state, `.${entry}.tmp-`));
-  });
+  const entries = TOOL_STATE.map((entry) => join(state, entry));
+  // Atomic writes go through `.<name>.tmp-...` beside the file (lib/store/atomic.ts).
+  const temporaries = TOOL_STATE.map((entry) => join(state, `.${entry}.tmp-`));
+  return (path) => {
+    if (!path.startsWith(state)) return false;
+    if (path === state) return true;
+    return entries.some((at) => path === at || (path.startsWith(at) && path[at.length] === sep)) || temporaries.some((t) => path.startsWith(t));
+  };
 }
 
 /**
- * Variables no command reads and that differ between a shell and a git hook running the same
- * command line for no reason that matters.
+ * Variables that count whether or not the run read them through `process.env`: Node and the
+ * system libraries read them natively (the home and temporary folders, locale, time zone,
+ * Node's own options), and the tool's own settings.
  */
-const VOLATILE = new Set(["_", "PWD", "OLDPWD", "SHLVL"]);
+const ALWAYS_COUNTED = /^(NODE_|CRYSTALLIZE_|LC_)|^(HOME|USERPROFILE|TMPDIR|TMP|TEMP|TZ|LANG)$/;
 
-export function environmentDigest(env: NodeJS.ProcessEnv = process.env): string {
+/** A hash of the named variables' values (all of them for null), with ALWAYS_COUNTED's. */
+export function environmentDigest(names: string[] | null, env: NodeJS.ProcessEnv = process.env): string {
+  const counted = new Set(names ?? Object.keys(env));
+  for (const name of Object.keys(env)) if (ALWAYS_COUNTED.test(name)) counted.add(name);
   const m = new Mixer();
-  for (const name of Object.keys(env).sort()) if (!VOLATILE.has(name)) (m.text(name), m.text(env[name] ?? ""));
+  for (const name of [...counted].sort()) (m.text(name), m.text(env[name] ?? "\0unset"));
   return m.digest();
 }
 
@@ -96,7 +113,7 @@ function recordedSignatures(sigs: Signature[]): string {
 }
 
 /** The header fields that must match the current process for a stamp to apply. */
-export type Context = Pick<StampHeader, "argv" | "cwd" | "env" | "tool" | "terminal">;
+export type Context = Pick<StampHeader, "argv" | "cwd" | "tool" | "terminal">;
 
 /**
  * The stamp's recorded output when it applies to `context` and every listed path still has
@@ -116,8 +133,9 @@ export function replayable(file: string, context: Context): string | undefined {
   } catch {
     return undefined;
   }
-  if (header.format !== 1 || header.cwd !== context.cwd || header.env !== context.env || header.tool !== context.tool || header.terminal !== context.terminal) return undefined;
+  if (header.format !== 2 || header.cwd !== context.cwd || header.tool !== context.tool || header.terminal !== context.terminal) return undefined;
   if (header.argv.length !== context.argv.length || header.argv.some((a, i) => a !== context.argv[i])) return undefined;
+  if (environmentDigest(header.envNames) !== header.env) return undefined;
   const paths = text.slice(newline + 1).split("\n");
   paths.pop();
   return currentSignatures(paths) === header.signatures ? header.stdout : undefined;
@@ -128,6 +146,8 @@ export interface Observed {
   reads: Map<string, Signature>;
   /** When the run started, by this process's clock (Date.now()). */
   startedAt: number;
+  /** The environment variables the run read; null when it listed them all. */
+  env: Set<string> | null;
 }
 
 /**
@@ -158,7 +178,8 @@ export function writeStamp(file: string, context: Context, observed: Observed, s
     // A path found absent in a folder whose own signature is kept needs no entry: creating it
     // would change the folder's mtime. (Ten per cent of a workspace's entries, each a stat.)
     const kept = paths.flatMap((p, i) => (before[i] === "-" && isDirectory(observed.reads.get(dirname(p)) ?? ("-" as Signature)) ? [] : [i]));
-    const header: StampHeader = { format: 1, ...context, signatures: recordedSignatures(kept.map((i) => before[i])), stdout };
+    const envNames = observed.env === null ? null : [...observed.env].sort();
+    const header: StampHeader = { format: 2, ...context, envNames, env: environmentDigest(envNames), signatures: recordedSignatures(kept.map((i) => before[i])), stdout };
     const lines = kept.map((i) => (before[i].startsWith(FOLLOW_MARK) ? FOLLOW_MARK : "") + paths[i] + "\n");
     writeSync(fd, JSON.stringify(header) + "\n" + lines.join(""));
     written = true;

@@ -3,7 +3,7 @@ import fs, { type BigIntStats, type Stats } from "node:fs";
 import { syncBuiltinESMExports } from "node:module";
 import { resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
-import { isToolState, stampPath, writeStamp, type Context } from "./stamp.js";
+import { stampPath, toolStateTest, writeStamp, type Context } from "./stamp.js";
 import { failedSignature, followedSignature, lstatSignature, signatureOf, type Signature } from "./signature.js";
 
 /**
@@ -19,6 +19,8 @@ export interface Trace {
   reads: Map<string, Signature>;
   /** Absolute paths the command wrote, created, renamed or removed. */
   writes: Set<string>;
+  /** Names of the environment variables the command read; null once it listed them all. */
+  env: Set<string> | null;
   /** Whether the command started a child process (whose reads are not traced). */
   spawned: boolean;
   stdout: string;
@@ -76,7 +78,7 @@ export function offerReplay(offer: Offer): void {
 
 /** Starts recording; meant to be called once, before the command's code runs. */
 export function startTrace(): Trace {
-  const trace: Trace = { reads: new Map(), writes: new Set(), spawned: false, stdout: "", stderr: "", startedAt: Date.now() };
+  const trace: Trace = { reads: new Map(), writes: new Set(), env: new Set(), spawned: false, stdout: "", stderr: "", startedAt: Date.now() };
   // Once a process is started the run cannot be stamped: stop paying for the record.
   const read = (arg: unknown) => {
     if (trace.spawned) return;
@@ -135,6 +137,9 @@ export function startTrace(): Trace {
     (fs as unknown as Record<string, unknown>)[name] = observed;
   }
   for (const name of SPAWNS) wrap(childProcess as unknown as Record<string, unknown>, name, () => (trace.spawned = true));
+  process.env = tracedEnvironment(process.env, trace);
+  // After the replacements: `import { statSync } from "node:fs"` (or `env` from "node:process")
+  // in a module loaded later sees them too.
   syncBuiltinESMExports();
 
   for (const [stream, key] of [[process.stdout, "stdout"], [process.stderr, "stderr"]] as const) {
@@ -149,6 +154,22 @@ export function startTrace(): Trace {
 }
 
 /**
+ * `env` seen through a proxy that notes each variable read (or asked about) into the trace;
+ * listing the variables (`{...process.env}`, `Object.keys`) counts as reading them all.
+ */
+function tracedEnvironment(env: NodeJS.ProcessEnv, trace: Trace): NodeJS.ProcessEnv {
+  const note = (name: string | symbol) => {
+    if (typeof name === "string") trace.env?.add(name);
+  };
+  return new Proxy(env, {
+    get: (target, name) => (note(name), Reflect.get(target, name)),
+    has: (target, name) => (note(name), Reflect.has(target, name)),
+    getOwnPropertyDescriptor: (target, name) => (note(name), Reflect.getOwnPropertyDescriptor(target, name)),
+    ownKeys: (target) => ((trace.env = null), Reflect.ownKeys(target)),
+  });
+}
+
+/**
  * Writes the stamp of a traced run that succeeded, when the command offered its answer and the
  * run did nothing a stamp could not vouch for: started a process, wrote anything but the
  * engine's own state (see isToolState), or printed to stderr.
@@ -156,8 +177,9 @@ export function startTrace(): Trace {
 export function stampFromTrace(trace: Trace, context: Context, command: string): void {
   const offer = trace.offer;
   if (!offer || trace.spawned || trace.stderr !== "") return;
-  for (const path of trace.writes) if (!isToolState(path, offer.root)) return;
-  const reads = new Map([...trace.reads].filter(([path]) => !isToolState(path, offer.root)));
+  const isToolState = toolStateTest(offer.root);
+  for (const path of trace.writes) if (!isToolState(path)) return;
+  const reads = new Map([...trace.reads].filter(([path]) => !isToolState(path)));
   let stdout = trace.stdout;
   if (offer.elapsed !== undefined) {
     const at = stdout.lastIndexOf(offer.elapsed);
@@ -165,7 +187,7 @@ export function stampFromTrace(trace: Trace, context: Context, command: string):
     stdout = stdout.slice(0, at) + "\0" + stdout.slice(at + offer.elapsed.length);
   }
   try {
-    writeStamp(stampPath(offer.root, command), context, { reads, startedAt: trace.startedAt }, stdout);
+    writeStamp(stampPath(offer.root, command), context, { reads, startedAt: trace.startedAt, env: trace.env }, stdout);
   } catch {
     // A stamp is only ever a shortcut: failing to write one changes no answer.
   }
