@@ -64,12 +64,31 @@ test("a signature changes with content, even when size and mtime are put back", 
 
 const context: Context = { argv: ["build"], cwd: "/w", tool: "t", terminal: "false:false false:false" };
 
-function stampOf(files: string[], startedAt: number, env: Set<string> | null = new Set()): { file: string; written: boolean } {
+function stampOf(files: string[], startedAt: number, env: Set<string> | null = new Set(), terminal = false): { file: string; written: boolean } {
   const dir = scratch();
   const file = join(dir, "stamp");
   const reads = new Map(files.map((p) => [p, signatureOf(p)] as [string, Signature]));
-  return { file, written: writeStamp(file, context, { reads, startedAt, env }, "done in \0\n") };
+  return { file, written: writeStamp(file, context, { reads, startedAt, env, terminal }, "done in \0\n") };
 }
+
+/** The stamp's header, edited by `edit`: how another process would see it. */
+function editHeader(file: string, edit: (h: Record<string, unknown>) => void): void {
+  const text = readFileSync(file, "utf8");
+  const at = text.indexOf("\n");
+  const header = JSON.parse(text.slice(0, at));
+  edit(header);
+  writeFileSync(file, JSON.stringify(header) + text.slice(at));
+}
+
+test("a stamp names the terminal only when the run asked about it", () => {
+  const asked = stampOf([], Date.now() + 10_000, new Set(), true).file;
+  assert.ok(replayable(asked, context));
+  editHeader(asked, (h) => (h.terminal = "true:true true:true"));
+  assert.is(replayable(asked, context), undefined, "asked, and the streams were terminals then");
+  const never = stampOf([], Date.now() + 10_000, new Set(), false).file;
+  editHeader(never, (h) => assert.is(h.terminal, null));
+  assert.ok(replayable(never, context), "never asked: replays with any streams");
+});
 
 test("a stamp replays while nothing it lists changed, and not after", async () => {
   const dir = scratch();
@@ -78,7 +97,7 @@ test("a stamp replays while nothing it lists changed, and not after", async () =
   const { file, written } = stampOf([f, dir], Date.now() + 10_000);
   assert.ok(written);
   assert.is(replayable(file, context), "done in \0\n");
-  for (const [field, value] of [["argv", ["build", "-j", "2"]], ["cwd", "/x"], ["tool", "t2"], ["terminal", "true:true false:false"]] as const) {
+  for (const [field, value] of [["argv", ["build", "-j", "2"]], ["cwd", "/x"], ["tool", "t2"]] as const) {
     assert.is(replayable(file, { ...context, [field]: value }), undefined, field);
   }
   await sleep(20);
@@ -138,7 +157,7 @@ test("a path changed during the run voids the stamp; one changed just before lea
   await sleep(20);
   writeFileSync(f, "22");
   const during = join(scratch(), "stamp");
-  writeStamp(during, context, { reads, startedAt: Date.now() + 10_000, env: new Set() }, "");
+  writeStamp(during, context, { reads, startedAt: Date.now() + 10_000, env: new Set(), terminal: false }, "");
   assert.is(replayable(during, context), undefined, "changed during the run: the signature from before no longer matches");
   const fresh = stampOf([f], Date.now());
   assert.not.ok(fresh.written, "changed less than a clock tick before the run could change again unseen");
@@ -278,6 +297,10 @@ test("an unchanged check is answered from its stamp; a config edit is not", asyn
   const hook = await runCli(["check"], ws, gitHookEnvironment());
   assert.is(hook.stdout, "crystallize.lock matches all 2 experiments\n");
   assert.is(stampIdentity(ws, "check"), before, "a git hook's environment does not void it");
+  const header = (command: string) => JSON.parse(readFileSync(join(ws, ".crystallize", "stamps", command), "utf8").split("\n")[0]);
+  assert.is(header("check").terminal, null, "its answer never asks about the terminal: it replays in a hook that captures output too");
+  await stamped(ws, ["build"]);
+  assert.type(header("build").terminal, "string", "a build asks, for its live progress");
   const config = join(ws, "experiments", "producer", "config.yaml");
   appendFileSync(config, "replicates: 2\n");
   const stale = await runCli(["check"], ws);

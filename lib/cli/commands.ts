@@ -150,7 +150,6 @@ export async function checkCommand(flags: { cwd: string; json?: boolean }): Prom
     printJson({ command: "check", ok, lock: prepared.lock !== undefined, experiments: assessments.map(assessmentJson), removed: orphans });
     return ok ? EXIT.ok : EXIT.failed;
   }
-  const paint = makePaint(useColor(process.stdout));
   if (prepared.lock === undefined) {
     process.stdout.write(`no ${LOCK_FILE}: run \`crystallize build\` and commit the lock\n`);
     return EXIT.failed;
@@ -160,6 +159,9 @@ export async function checkCommand(flags: { cwd: string; json?: boolean }): Prom
     offerReplay({ root: loaded.workspace.root });
     return EXIT.ok;
   }
+  // Asked only now: the answer "matches" reads the same on a terminal or not, so its stamp
+  // replays in a shell and in a hook that captures the output alike.
+  const paint = makePaint(useColor(process.stdout));
   const lines = stale.length ? [renderAssessment(stale, paint)] : [];
   for (const o of orphans) lines.push(`${paint("yellow", "stale  ")} ${o}: in ${LOCK_FILE} but no longer in the workspace`);
   process.stdout.write(lines.join("\n") + `\n${LOCK_FILE} is out of date: run \`crystallize build\` and commit the lock\n`);

@@ -1,6 +1,6 @@
 import { dirname, join, resolve } from "node:path";
 import { seconds } from "../report/style.js";
-import { replayable, stampPath, terminalState, toolIdentity, type Context } from "../stamp/stamp.js";
+import { replayable, stampPath, toolIdentity, type Context } from "../stamp/stamp.js";
 
 const started = performance.now();
 
@@ -40,7 +40,7 @@ export function answerFromStamp(argv: string[]): FastAnswer {
   // --json prints durations and a log path, and --watch never ends: neither is stamped.
   if (!STAMPED.has(command) || start === undefined || argv.includes("--json") || argv.includes("--watch") || process.env.CRYSTALLIZE_NO_STAMP) return {};
   // This bundle is rewritten by every build of the tool: its signature stands for the build.
-  const context: Context = { argv, cwd: process.cwd(), tool: toolIdentity([join(__dirname, "fast.cjs")]), terminal: terminalState() };
+  const context: Context = { argv, cwd: process.cwd(), tool: toolIdentity([join(__dirname, "fast.cjs")]) };
   for (let dir = resolve(start); ; dir = dirname(dir)) {
     const stdout = replayable(stampPath(dir, command), context);
     if (stdout !== undefined) {

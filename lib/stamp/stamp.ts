@@ -28,8 +28,11 @@ export interface StampHeader {
   env: string;
   /** The tool's build and the Node.js that ran it (see toolIdentity). */
   tool: string;
-  /** Which output streams were terminals, which decides colour and live progress. */
-  terminal: string;
+  /**
+   * Whether stdout and stderr were terminals (see terminalState), which decides colour and live
+   * progress; null when the run never asked, so its answer reads the same anywhere.
+   */
+  terminal: string | null;
   /** A hash of the listed paths' signatures, in order, as they were when first consulted. */
   signatures: string;
   /** What the command printed on stdout; NUL marks where its elapsed time goes. */
@@ -113,7 +116,7 @@ function recordedSignatures(sigs: Signature[]): string {
 }
 
 /** The header fields that must match the current process for a stamp to apply. */
-export type Context = Pick<StampHeader, "argv" | "cwd" | "tool" | "terminal">;
+export type Context = Pick<StampHeader, "argv" | "cwd" | "tool">;
 
 /**
  * The stamp's recorded output when it applies to `context` and every listed path still has
@@ -133,7 +136,8 @@ export function replayable(file: string, context: Context): string | undefined {
   } catch {
     return undefined;
   }
-  if (header.format !== 2 || header.cwd !== context.cwd || header.tool !== context.tool || header.terminal !== context.terminal) return undefined;
+  if (header.format !== 2 || header.cwd !== context.cwd || header.tool !== context.tool) return undefined;
+  if (header.terminal !== null && header.terminal !== terminalState()) return undefined;
   if (header.argv.length !== context.argv.length || header.argv.some((a, i) => a !== context.argv[i])) return undefined;
   if (environmentDigest(header.envNames) !== header.env) return undefined;
   const paths = text.slice(newline + 1).split("\n");
@@ -148,6 +152,8 @@ export interface Observed {
   startedAt: number;
   /** The environment variables the run read; null when it listed them all. */
   env: Set<string> | null;
+  /** Whether the run asked whether a standard stream is a terminal, or its size. */
+  terminal: boolean;
 }
 
 /**
@@ -179,7 +185,8 @@ export function writeStamp(file: string, context: Context, observed: Observed, s
     // would change the folder's mtime. (Ten per cent of a workspace's entries, each a stat.)
     const kept = paths.flatMap((p, i) => (before[i] === "-" && isDirectory(observed.reads.get(dirname(p)) ?? ("-" as Signature)) ? [] : [i]));
     const envNames = observed.env === null ? null : [...observed.env].sort();
-    const header: StampHeader = { format: 2, ...context, envNames, env: environmentDigest(envNames), signatures: recordedSignatures(kept.map((i) => before[i])), stdout };
+    const terminal = observed.terminal ? terminalState() : null;
+    const header: StampHeader = { format: 2, ...context, envNames, env: environmentDigest(envNames), terminal, signatures: recordedSignatures(kept.map((i) => before[i])), stdout };
     const lines = kept.map((i) => (before[i].startsWith(FOLLOW_MARK) ? FOLLOW_MARK : "") + paths[i] + "\n");
     writeSync(fd, JSON.stringify(header) + "\n" + lines.join(""));
     written = true;

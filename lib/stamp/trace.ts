@@ -21,6 +21,8 @@ export interface Trace {
   writes: Set<string>;
   /** Names of the environment variables the command read; null once it listed them all. */
   env: Set<string> | null;
+  /** Whether the command asked whether stdout or stderr is a terminal (or its size). */
+  terminal: boolean;
   /** Whether the command started a child process (whose reads are not traced). */
   spawned: boolean;
   stdout: string;
@@ -78,7 +80,7 @@ export function offerReplay(offer: Offer): void {
 
 /** Starts recording; meant to be called once, before the command's code runs. */
 export function startTrace(): Trace {
-  const trace: Trace = { reads: new Map(), writes: new Set(), env: new Set(), spawned: false, stdout: "", stderr: "", startedAt: Date.now() };
+  const trace: Trace = { reads: new Map(), writes: new Set(), env: new Set(), terminal: false, spawned: false, stdout: "", stderr: "", startedAt: Date.now() };
   // Once a process is started the run cannot be stamped: stop paying for the record.
   const read = (arg: unknown) => {
     if (trace.spawned) return;
@@ -138,6 +140,7 @@ export function startTrace(): Trace {
   }
   for (const name of SPAWNS) wrap(childProcess as unknown as Record<string, unknown>, name, () => (trace.spawned = true));
   process.env = tracedEnvironment(process.env, trace);
+  traceTerminalQuestions(trace);
   // After the replacements: `import { statSync } from "node:fs"` (or `env` from "node:process")
   // in a module loaded later sees them too.
   syncBuiltinESMExports();
@@ -169,6 +172,28 @@ function tracedEnvironment(env: NodeJS.ProcessEnv, trace: Trace): NodeJS.Process
   });
 }
 
+/** The members of an output stream that tell whether, and how big, a terminal it is. */
+const TERMINAL_MEMBERS = ["isTTY", "columns", "rows", "getColorDepth", "hasColors", "getWindowSize"];
+
+/**
+ * Notes into the trace when the command asks about the standard streams' terminals. Values
+ * stay writable: Node updates `columns` and `rows` when a terminal is resized.
+ */
+function traceTerminalQuestions(trace: Trace): void {
+  // Not stdin: its getter opens it. The stamped commands never prompt.
+  for (const stream of [process.stdout, process.stderr] as unknown as Record<string, unknown>[]) {
+    for (const name of TERMINAL_MEMBERS) {
+      let value = stream[name];
+      Object.defineProperty(stream, name, {
+        configurable: true,
+        enumerable: true,
+        get: () => ((trace.terminal = true), value),
+        set: (v) => (value = v),
+      });
+    }
+  }
+}
+
 /**
  * Writes the stamp of a traced run that succeeded, when the command offered its answer and the
  * run did nothing a stamp could not vouch for: started a process, wrote anything but the
@@ -187,7 +212,7 @@ export function stampFromTrace(trace: Trace, context: Context, command: string):
     stdout = stdout.slice(0, at) + "\0" + stdout.slice(at + offer.elapsed.length);
   }
   try {
-    writeStamp(stampPath(offer.root, command), context, { reads, startedAt: trace.startedAt, env: trace.env }, stdout);
+    writeStamp(stampPath(offer.root, command), context, { reads, startedAt: trace.startedAt, env: trace.env, terminal: trace.terminal }, stdout);
   } catch {
     // A stamp is only ever a shortcut: failing to write one changes no answer.
   }
