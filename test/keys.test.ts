@@ -4,6 +4,10 @@ import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { canonicalJson, digestBytes, initHasher, sameJson } from "../lib/hash/digest.js";
 import { unitKey, type NormalizedConfig, type UnitKeyInput } from "../lib/hash/keys.js";
+import { tsconfigDigest } from "../lib/hash/facts.js";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 
 const keys = suite("unit keys, hand-written");
 
@@ -123,3 +127,30 @@ same("agrees with comparing canonicalJson, plain data and edge cases alike", () 
 });
 
 same.run();
+
+const tsconfig = suite("the tsconfig.json in keys");
+tsconfig.before(async () => {
+  await initHasher();
+});
+
+tsconfig("found from the root upward as tsx finds it, with what it extends, or named by TSX_TSCONFIG_PATH", () => {
+  const top = mkdtempSync(join(tmpdir(), "cz-tsconfig-"));
+  const root = join(top, "packages", "ws");
+  mkdirSync(root, { recursive: true });
+  const outside = tsconfigDigest(root, {});
+  writeFileSync(join(top, "tsconfig.json"), '{\n  // a monorepo\'s\n  "extends": "./base",\n  "compilerOptions": {}\n}\n');
+  writeFileSync(join(top, "base.json"), '{"compilerOptions": {"experimentalDecorators": true}}\n');
+  const above = tsconfigDigest(root, {});
+  assert.is.not(above, outside, "a tsconfig.json above the workspace counts");
+  writeFileSync(join(top, "base.json"), '{"compilerOptions": {"experimentalDecorators": false}}\n');
+  const based = tsconfigDigest(root, {});
+  assert.is.not(based, above, "so does the file it extends");
+  writeFileSync(join(root, "tsconfig.json"), "{}\n");
+  const own = tsconfigDigest(root, {});
+  assert.is(own, digestBytes("{}\n").slice(0, 12), "the nearest wins; one file's digest is its bytes'");
+  writeFileSync(join(root, "other.json"), '{"compilerOptions": {"jsx": "react"}}\n');
+  assert.is.not(tsconfigDigest(root, { TSX_TSCONFIG_PATH: "other.json" }), own, "TSX_TSCONFIG_PATH names the one tsx reads");
+  rmSync(top, { recursive: true, force: true });
+});
+
+tsconfig.run();

@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { dirname, join, relative } from "node:path";
 import type { ExperimentConfig } from "../config/types.js";
 import type { ModuleIndex } from "../code/modules.js";
@@ -13,22 +14,16 @@ const NODE = `node${process.versions.node.split(".")[0]}`;
 
 /**
  * What decides how the code is compiled and loaded, besides the code: the Node major version,
- * the module system (`type` of the nearest package.json: ESM or CommonJS) and the workspace
- * root's tsconfig.json, which tsx applies in every worker. One instance per build: folders
- * are looked up once each.
+ * the module system (`type` of the nearest package.json: ESM or CommonJS) and the tsconfig.json
+ * tsx applies in every worker (see tsconfigDigest). One instance per build: folders are looked
+ * up once each.
  */
 export class RuntimeProbe {
   private readonly moduleTypes = new Map<string, string>();
   private readonly tsconfig: string;
 
   constructor(private readonly root: string) {
-    let tsconfig = "none";
-    try {
-      tsconfig = digestBytes(readFileSync(join(root, "tsconfig.json"))).slice(0, 12);
-    } catch {
-      /* no tsconfig.json: tsx's defaults */
-    }
-    this.tsconfig = tsconfig;
+    this.tsconfig = tsconfigDigest(root);
   }
 
   /** `packageJson`: false when the folder is known to hold none (see ExperimentConfig). */
@@ -53,6 +48,57 @@ export class RuntimeProbe {
     this.moduleTypes.set(abs, type);
     return type;
   }
+}
+
+/**
+ * The tsconfig.json tsx compiles a worker's TypeScript with: the one TSX_TSCONFIG_PATH names,
+ * else the first found from the workspace root (the workers' start folder) upward, as tsx
+ * looks; with every file it `extends`, as tsx follows them. "none" without one. A tsconfig
+ * in a monorepo's root above the workspace counts like one in it.
+ */
+export function tsconfigDigest(root: string, env: NodeJS.ProcessEnv = process.env): string {
+  const first = tsconfigOf(root, env);
+  if (first === undefined) return "none";
+  const texts: Buffer[] = [];
+  const seen = new Set<string>();
+  const follow = (file: string) => {
+    if (seen.has(file) || seen.size > 10) return;
+    seen.add(file);
+    let text: Buffer;
+    try {
+      text = readFileSync(file);
+    } catch {
+      texts.push(Buffer.from(`missing ${toPosix(relative(root, file))}`));
+      return;
+    }
+    texts.push(text);
+    for (const spec of extendsOf(text.toString("utf8"))) {
+      try {
+        follow(createRequire(file).resolve(spec.endsWith(".json") || !spec.startsWith(".") ? spec : `${spec}.json`));
+      } catch {
+        texts.push(Buffer.from(`unresolved ${spec}`));
+      }
+    }
+  };
+  follow(first);
+  // One file: the digest of its bytes, as before extends were followed.
+  return (texts.length === 1 ? digestBytes(texts[0]) : digestValue(texts.map((t) => digestBytes(t)))).slice(0, 12);
+}
+
+/** The tsconfig.json tsx applies in a worker started in `root` (see tsconfigDigest); undefined for none. */
+export function tsconfigOf(root: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (env.TSX_TSCONFIG_PATH !== undefined) return join(root, env.TSX_TSCONFIG_PATH);
+  for (let d = root; ; d = dirname(d)) {
+    if (existsSync(join(d, "tsconfig.json"))) return join(d, "tsconfig.json");
+    if (dirname(d) === d) return undefined;
+  }
+}
+
+/** The `extends` of a tsconfig (a string or, since TypeScript 5, a list), read without a JSON-with-comments parser. */
+function extendsOf(text: string): string[] {
+  const m = /"extends"\s*:\s*("(?:[^"\\]|\\.)*"|\[[^\]]*\])/.exec(text);
+  if (!m) return [];
+  return [...m[1].matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((x) => x[1]);
 }
 
 /**
