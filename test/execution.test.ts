@@ -2,6 +2,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { Compiler } from "../lib/run/compile.js";
 import { exists, makeWorkspace, readJson, runCli, startCli } from "./helpers.js";
 
 const SLEEP_STEP = (ms: number) => `
@@ -132,6 +133,62 @@ test("an output written to a nested file_name lands there and tells the step its
   assert.is(readFileSync(join(ws, "data/n/v0/replicate_0/baseline/tables/main.csv"), "utf8"), "tables/main.csv");
   assert.is(readFileSync(join(ws, "data/n/v0/replicate_0/baseline/note"), "utf8"), "note");
   assert.equal(readdirSync(join(ws, "data/.tmp")), [], "nothing staged is left behind");
+});
+
+/** A module whose behaviour differs if compiled otherwise than tsx would for CommonJS. */
+const PROBE_STEP = [
+  "import { basename } from 'node:path';",
+  "import { helperName } from '../common/helper';",
+  "enum Colour { Red = 1, Green }",
+  "class Box { static kind = 'box'; constructor(public size: number) {} }",
+  "const named = () => 1;",
+  "export default { tag: 'default' };",
+  "export const go = (d: unknown, ctx: any) => {",
+  "  ctx.metrics.add('file', basename(__filename));",
+  "  ctx.metrics.add('dir', basename(__dirname));",
+  "  ctx.metrics.add('enum', Colour.Green);",
+  "  ctx.metrics.add('box', new Box(3).size + Box.kind);",
+  "  ctx.metrics.add('name', named.name + ':' + helperName());",
+  "  ctx.metrics.add('exports', Object.keys(module.exports).sort().join(','));",
+  "  return d;",
+  "};",
+  "export const boom = () => {",
+  "  throw new Error('boom at line 17');",
+  "};",
+].join("\n");
+
+test("TypeScript compiled by the CLI behaves as tsx's: names, __filename, enums, interop, error lines", async () => {
+  const files = {
+    "experiments/common/helper.ts": "export function helperName(): string { return 'helper'; }\nexport const unused = 0;\n",
+    "experiments/p/config.yaml": "steps: [go]\n",
+    "experiments/p/steps.ts": PROBE_STEP,
+    "experiments/q/config.yaml": "steps: [boom]\n",
+    "experiments/q/steps.ts": PROBE_STEP,
+  };
+  const ws = makeWorkspace(files);
+  const compiled = await new Compiler(ws).compiled(["experiments/p/steps.ts", "experiments/common/helper.ts", "experiments/p/config.yaml"]);
+  assert.equal(Object.keys(compiled).sort(), [join(ws, "experiments/common/helper.ts"), join(ws, "experiments/p/steps.ts")], "the CLI compiles these two");
+  // The same modules left to tsx: a tsconfig.json in the workspace sends every module to it.
+  const viaTsx = makeWorkspace({ ...files, "tsconfig.json": "{}\n" });
+  assert.equal(await new Compiler(viaTsx).compiled(["experiments/p/steps.ts"]), {}, "with a tsconfig.json, tsx compiles");
+  const expected = { file: ["steps.ts"], dir: ["p"], enum: [2], box: ["3box"], name: ["named:helper"], exports: ["boom,default,go"] };
+  for (const w of [ws, viaTsx]) {
+    const r = await runCli(["build", "--keep-going"], w);
+    assert.is(r.code, 1, r.output);
+    assert.equal(readJson(join(w, "data/p/v0/baseline/results.json")).metrics, expected, w === ws ? "compiled by the CLI" : "compiled by tsx");
+    assert.match(r.stderr, /boom at line 17[\s\S]*experiments\/q\/steps\.ts:17:/, "the stack names the TypeScript line");
+  }
+});
+
+test("code that tsx rewrites (import.meta, import()) is left to tsx and runs", async () => {
+  const ws = makeWorkspace({
+    "experiments/m/config.yaml": "steps: [go]\n",
+    "experiments/m/steps.ts": "export const go = (d: unknown, ctx: any) => { ctx.metrics.add('url', import.meta.url.endsWith('/steps.ts')); return d; };\n",
+  });
+  assert.equal(await new Compiler(ws).compiled(["experiments/m/steps.ts"]), {});
+  const r = await runCli(["build"], ws);
+  assert.is(r.code, 0, r.output);
+  assert.equal(readJson(join(ws, "data/m/v0/baseline/results.json")).metrics, { url: [true] });
 });
 
 test.run();

@@ -14,6 +14,7 @@ import type { ViewState } from "../store/views.js";
 import { settleVersion } from "../store/versions.js";
 import type { PoolEvents, WorkerPool } from "./pool.js";
 import { oneLine, relativiseStack } from "./user-error.js";
+import { Compiler } from "./compile.js";
 import { Workers } from "./workers.js";
 import { unitSpec } from "./spec.js";
 
@@ -89,6 +90,8 @@ export interface ExecuteOptions {
   };
   /** Node workers started before the executor (see startWorkersEarly). */
   pool?: WorkerPool;
+  /** The workspace-relative code files an experiment's units run (its code closure). */
+  codeOf(experiment: string): Iterable<string>;
   /** Single default data source export per experiment (see checkExports). */
   singles: Map<string, string | undefined>;
   /** Scheduling priority per experiment: higher first (longest remaining path). */
@@ -126,6 +129,7 @@ interface RunningExperiment {
  */
 export class Executor {
   private readonly workers: Workers;
+  private readonly compiler: Compiler;
   private readonly staging: string;
   private readonly running = new Map<string, RunningExperiment>();
   private readonly results = new Map<string, ExperimentResult>();
@@ -167,6 +171,7 @@ export class Executor {
       },
     };
     this.workers = new Workers(o, events, o.pool);
+    this.compiler = new Compiler(o.root);
   }
 
   async run(): Promise<ExperimentResult[]> {
@@ -380,7 +385,8 @@ export class Executor {
       versionOf: (name) => this.results.get(name)!.version!,
       stagingPath: (alias) => this.stagingPath(id, alias),
     });
-    const outcome = await this.workers.run(spec, unit);
+    const compiled = this.workers.isPython(unit.experiment) ? {} : await this.compiler.compiled(this.o.codeOf(unit.experiment));
+    const outcome = await this.workers.run(spec, unit, compiled);
     this.flying.set(unit.experiment, this.inFlightOf(unit.experiment) - 1);
     if (this.cancelled.has(unit.experiment)) {
       free();

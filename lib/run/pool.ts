@@ -1,6 +1,7 @@
 import { fork, type ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import { compilesFor } from "./compile.js";
 import type { FromWorker, LoadRequest, ToWorker, UnitSpec, UserError, VerifyRequest } from "../runtime/protocol.js";
 
 export type UnitOutcome =
@@ -37,6 +38,19 @@ interface Slot {
   busy?: Busy & { dying?: boolean };
   /** How the process ended, once it has. */
   ended?: { code: number | null; signal: NodeJS.Signals | null };
+  /** Modules whose compiled code this worker has been sent (see RunMessage). */
+  compiled: Set<string>;
+}
+
+/** What of `compiled` the slot's worker has not been sent yet; noted as sent. */
+function unsent(slot: Slot, compiled: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [path, code] of Object.entries(compiled)) {
+    if (slot.compiled.has(path)) continue;
+    slot.compiled.add(path);
+    out[path] = code;
+  }
+  return out;
 }
 
 const WORKER = fileURLToPath(new URL("../runtime/worker.js", import.meta.url));
@@ -80,8 +94,9 @@ export class WorkerPool {
     while (this.all.size < n) this.spawn();
   }
 
-  async run(unit: UnitSpec): Promise<UnitOutcome> {
-    const reply = await this.request(unit.id, "a step", { type: "run", unit }, () => this.events.onStart?.(unit.id));
+  /** Runs a unit; `compiled`: its modules compiled by the CLI (see RunMessage). */
+  async run(unit: UnitSpec, compiled: Record<string, string> = {}): Promise<UnitOutcome> {
+    const reply = await this.request(unit.id, "a step", (slot) => ({ type: "run", unit, compiled: unsent(slot, compiled) }), () => this.events.onStart?.(unit.id));
     if (reply.type === "done") return { status: "ok", metrics: reply.metrics, durationMs: reply.durationMs };
     if (reply.type === "failed") return { status: "failed", error: reply.error, durationMs: reply.durationMs };
     throw new Error(`internal: a worker answered unit ${unit.id} with ${reply.type}`);
@@ -89,7 +104,7 @@ export class WorkerPool {
 
   /** Calls a custom verifier in a worker: user code never runs in the CLI process. */
   async verify(request: VerifyRequest): Promise<VerifyOutcome> {
-    const reply = await this.request(request.id, "a verifier", { type: "verify", request });
+    const reply = await this.request(request.id, "a verifier", () => ({ type: "verify", request }));
     if (reply.type === "verdict") return { status: "ok", result: reply.result };
     if (reply.type === "failed") return { status: "failed", error: reply.error };
     throw new Error(`internal: a worker answered verifier call ${request.id} with ${reply.type}`);
@@ -97,13 +112,14 @@ export class WorkerPool {
 
   /** Runs an upstream's loader for a unit in the other language (see LoadRequest). */
   async load(request: LoadRequest): Promise<LoadOutcome> {
-    const reply = await this.request(request.id, "a loader", { type: "load", request });
+    const reply = await this.request(request.id, "a loader", () => ({ type: "load", request }));
     if (reply.type === "loaded") return { status: "ok", value: reply.value };
     if (reply.type === "failed") return { status: "failed", error: reply.error };
     throw new Error(`internal: a worker answered load ${request.id} with ${reply.type}`);
   }
 
-  private async request(id: string, what: string, msg: ToWorker, onStart?: () => void): Promise<Reply> {
+  /** `message`: what to send, once the worker that takes it is known. */
+  private async request(id: string, what: string, message: (slot: Slot) => ToWorker, onStart?: () => void): Promise<Reply> {
     const slot = await this.acquire();
     return new Promise<Reply>((resolve) => {
       const busy = { id, what, resolve, started: performance.now(), stderrTail: [] };
@@ -111,7 +127,7 @@ export class WorkerPool {
       if (slot.ended) return resolve(crashReply(busy, slot.ended.code, slot.ended.signal));
       slot.busy = busy;
       onStart?.();
-      slot.child.send(msg);
+      slot.child.send(message(slot));
     });
   }
 
@@ -138,7 +154,8 @@ export class WorkerPool {
   private spawn(onReady?: () => void): Slot {
     const execArgv = ["--enable-source-maps"];
     if (this.memoryMb) execArgv.push(`--max-old-space-size=${this.memoryMb}`);
-    const child = fork(WORKER, [], {
+    // The worker starts esbuild's synchronous service ahead only for tsx to compile with.
+    const child = fork(WORKER, compilesFor(this.root) ? ["--compiled-here"] : [], {
       cwd: this.root,
       execArgv,
       detached: true,
@@ -153,7 +170,7 @@ export class WorkerPool {
       this.handOut(slot);
       onReady?.();
     };
-    const slot: Slot = { child };
+    const slot: Slot = { child, compiled: new Set() };
     this.all.add(slot);
     this.starting++;
     const lineFrom = (stream: NodeJS.ReadableStream | null, isErr: boolean) => {

@@ -63,11 +63,12 @@ export class Workers {
     this.node.warm(n);
   }
 
-  async run(spec: UnitSpec, unit: Unit): Promise<UnitOutcome> {
+  /** `compiled`: a Node unit's TypeScript compiled by the CLI (see lib/run/compile.ts). */
+  async run(spec: UnitSpec, unit: Unit, compiled: Record<string, string>): Promise<UnitOutcome> {
     const loadError = await this.preloadAcrossLanguages(spec, unit);
     if (loadError) return { status: "failed", error: loadError, durationMs: 0 };
     const interpreter = this.o.interpreterOf(spec.experiment);
-    return interpreter === undefined ? this.node.run(spec) : this.python.run(spec, interpreter);
+    return interpreter === undefined ? this.node.run(spec, compiled) : this.python.run(spec, interpreter);
   }
 
   /** Calls `name` of the experiment's verifiers module, in a worker of its language. */

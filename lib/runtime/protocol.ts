@@ -85,7 +85,19 @@ export interface LoadRequest {
   path: string;
 }
 
-export type ToWorker = { type: "run"; unit: UnitSpec } | { type: "verify"; request: VerifyRequest } | { type: "load"; request: LoadRequest };
+/** Runs one unit. */
+export interface RunMessage {
+  type: "run";
+  unit: UnitSpec;
+  /**
+   * CommonJS the CLI compiled from TypeScript modules the unit may require, by absolute path
+   * (see lib/run/compile.ts); only what this worker has not been sent before. A module not
+   * here is compiled by tsx in the worker.
+   */
+  compiled: Record<string, string>;
+}
+
+export type ToWorker = RunMessage | { type: "verify"; request: VerifyRequest } | { type: "load"; request: LoadRequest };
 
 /** A user error, with the user's stack (source-mapped to .ts lines) and our frames removed. */
 export interface UserError {

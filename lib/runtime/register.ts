@@ -16,7 +16,16 @@ const apiUrl = new URL("./api.js", import.meta.url);
 
 type ResolveFilename = (request: string, ...rest: unknown[]) => string;
 type Compile = (content: string, filename: string) => unknown;
-const internals = Module as unknown as { _resolveFilename: ResolveFilename; prototype: { _compile: Compile } };
+type Load = (module: { _compile: Compile }, filename: string) => unknown;
+const internals = Module as unknown as { _resolveFilename: ResolveFilename; _extensions: Record<string, Load>; prototype: { _compile: Compile } };
+
+/** CommonJS the CLI compiled for TypeScript modules, by absolute path (see lib/run/compile.ts). */
+const compiled = new Map<string, string>();
+
+/** Code the CLI compiled, for modules this worker may require later. */
+export function addCompiled(code: Record<string, string>): void {
+  for (const [path, text] of Object.entries(code)) compiled.set(path, text);
+}
 
 type EsmApi = typeof import("tsx/esm/api");
 /** tsx's ES module API, loaded at start so that useEsmLoader can run synchronously. */
@@ -36,6 +45,14 @@ const DYNAMIC_IMPORT = /\bimport\s*\(/;
  */
 export async function useCommonJsLoader(): Promise<void> {
   requireHere("tsx/cjs");
+  // A `.ts` module the CLI compiled runs as compiled there; tsx compiles any other.
+  const tsx = internals._extensions[".ts"];
+  internals._extensions[".ts"] = function (this: unknown, module, filename) {
+    const code = compiled.get(filename);
+    if (code === undefined) return tsx.call(this, module, filename);
+    compiled.delete(filename);
+    return module._compile(code, filename);
+  };
   const resolveFilename = internals._resolveFilename;
   const apiPath = fileURLToPath(apiUrl);
   internals._resolveFilename = function (this: unknown, request: string, ...rest: unknown[]) {

@@ -12,7 +12,7 @@ import { internals, type Artifact, type Context } from "./api.js";
 import { resultProblem } from "../hypotheses/result.js";
 import type { ExportRef, FromWorker, ToWorker, UnitSpec, UserError, VerifyRequest, LoadRequest } from "./protocol.js";
 import { seededRandom } from "./random.js";
-import { useCommonJsLoader, useEsmLoader } from "./register.js";
+import { addCompiled, useCommonJsLoader, useEsmLoader } from "./register.js";
 
 const send = (msg: FromWorker) => process.send!(msg);
 const modules = new Map<string, Promise<Record<string, unknown>>>();
@@ -56,7 +56,8 @@ function loadsAsCommonJs(module: string): boolean {
  * in the loader-hooks thread, which this does not reach.
  */
 function startCompiler(): void {
-  if (packageType(process.cwd()) === "module") return;
+  // The CLI compiles this workspace's TypeScript (lib/run/compile.ts): tsx rarely needs to.
+  if (process.argv.includes("--compiled-here") || packageType(process.cwd()) === "module") return;
   try {
     (requireModule("esbuild") as typeof import("esbuild")).transformSync("", { loader: "ts" });
   } catch {
@@ -257,6 +258,7 @@ process.on("message", async (msg: ToWorker) => {
     return;
   }
   if (msg.type !== "run") return;
+  addCompiled(msg.compiled);
   const started = performance.now();
   current = msg.unit.id;
   try {

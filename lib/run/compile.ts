@@ -1,0 +1,79 @@
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { tsconfigOf } from "../hash/facts.js";
+
+/**
+ * TypeScript compiled once, here, for the workers. Left to tsx, each worker compiles every
+ * module it requires with esbuild's synchronous API: a round trip from the worker to esbuild's
+ * thread and process and back per module, about 6 ms of waiting under a cold build's load, or
+ * ~1.5 s per worker at 500 experiments. Here the same compilation runs on esbuild's
+ * asynchronous API, many at once, and the code travels with the unit (see the `run` message
+ * in lib/runtime/protocol.ts); the worker compiles what it is given and leaves the rest to
+ * tsx (lib/runtime/register.ts).
+ *
+ * The options are tsx's own for CommonJS (tsx 4, `transformSync` in its register module), so
+ * that a module behaves the same whichever compiled it. What tsx does beyond them is left to
+ * tsx: code that says `import(` (tsx rewrites dynamic imports) or `import.meta` (tsx defines
+ * it), and every module when a tsconfig.json applies (see tsconfigOf: tsx passes parts of it
+ * to esbuild).
+ */
+export class Compiler {
+  private readonly memo = new Map<string, Promise<string | undefined>>();
+  private readonly enabled: boolean;
+
+  constructor(private readonly root: string) {
+    this.enabled = compilesFor(root);
+  }
+
+  /** CommonJS code for those of `files` (workspace-relative) a worker may run as given, by absolute path. */
+  async compiled(files: Iterable<string>): Promise<Record<string, string>> {
+    const out: Record<string, string> = {};
+    if (!this.enabled) return out;
+    const pending: Array<Promise<void>> = [];
+    for (const rel of files) {
+      if (!rel.endsWith(".ts")) continue;
+      const abs = join(this.root, rel);
+      let p = this.memo.get(abs);
+      if (!p) {
+        p = compile(abs);
+        this.memo.set(abs, p);
+      }
+      pending.push(p.then((code) => void (code === undefined || (out[abs] = code))));
+    }
+    await Promise.all(pending);
+    return out;
+  }
+}
+
+/** What tsx handles beyond compiling: left to it (see Compiler). */
+const TSX_ONLY = /\bimport\s*(\(|\.\s*meta\b)/;
+
+async function compile(abs: string): Promise<string | undefined> {
+  try {
+    const text = await readFile(abs, "utf8");
+    if (TSX_ONLY.test(text)) return undefined;
+    const { transform } = await import("esbuild");
+    const out = await transform(text, {
+      target: `node${process.versions.node}`,
+      loader: "ts",
+      sourcemap: "inline",
+      sourcesContent: false,
+      minifyWhitespace: true,
+      keepNames: true,
+      format: "cjs",
+      platform: "node",
+      sourcefile: abs,
+      banner: `__filename=${JSON.stringify(abs)};(()=>{`,
+      footer: "})()",
+    });
+    return out.code;
+  } catch {
+    // A file that cannot be read or compiled here is tsx's to report, with its own message.
+    return undefined;
+  }
+}
+
+/** Whether the CLI compiles a workspace's TypeScript for its workers (see Compiler). */
+export function compilesFor(root: string): boolean {
+  return tsconfigOf(root) === undefined;
+}
