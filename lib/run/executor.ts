@@ -177,6 +177,8 @@ export class Executor {
   async run(): Promise<ExperimentResult[]> {
     try {
       for (const plan of this.o.plan.experiments) this.running.set(plan.name, { plan, results: [], announced: false, returned: 0 });
+      // Workers started early: the store is empty and every unit will run, so compile all now.
+      if (this.o.pool) for (const plan of this.o.plan.experiments) if (!this.workers.isPython(plan.name)) void this.compiler.compiled(this.o.codeOf(plan.name));
       await new Promise<void>((resolve) => {
         this.onIdle = resolve;
         this.release();
