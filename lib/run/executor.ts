@@ -347,6 +347,16 @@ export class Executor {
     return out;
   }
 
+  /**
+   * An experiment that runs will most likely change what its dependents read, so they will run
+   * too: their code is compiled while it runs, not when their first unit starts.
+   */
+  private precompileDependents(experiment: string): void {
+    for (const name of this.o.graph.node(experiment).downstream) {
+      if (this.running.has(name) && !this.workers.isPython(name)) void this.compiler.compiled(this.o.codeOf(name));
+    }
+  }
+
   /** Looks the unit up in the store, runs it on a miss and stores its result. */
   private async runUnit(exp: RunningExperiment, unit: Unit, free: () => void): Promise<UnitResult | undefined> {
     const key = this.o.keyOf(unit, (read) => this.upstreamOutput(read).digest);
@@ -364,6 +374,7 @@ export class Executor {
     if (!exp.announced) {
       exp.announced = true;
       this.o.events.experimentStarted(exp.plan.name, exp.plan.units.length);
+      this.precompileDependents(unit.experiment);
     }
     if (!this.warmed && !this.workers.isPython(unit.experiment)) {
       this.warmed = true;
