@@ -42,9 +42,11 @@ test("a build killed with SIGKILL at any moment leaves a workspace the next buil
   const delays = [0, 30, 60, 90, 120, 150, 180, 210, 240, 270, 300, 340, 380, 420, 470, 520, 580, 650, 720, 800, 900, 1000];
   for (const [i, delay] of delays.entries()) {
     const child = startCli(["build", "-j", "2"], ws);
+    // Listened for from the start: the build may end on its own before the kill.
+    const exited = new Promise((r) => child.once("exit", r));
     await new Promise((r) => setTimeout(r, delay));
     child.kill("SIGKILL");
-    await new Promise((r) => child.on("exit", r));
+    await exited;
     if (i % 2 === 1) {
       // Every other time, tear a view too, as a crash of an editor or a user might.
       const v = join(ws, "data/p2/v0/replicate_0/baseline/o.json");
