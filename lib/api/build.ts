@@ -21,6 +21,7 @@ import { Store } from "../store/store.js";
 import { readTimings, saveTimings, TIMINGS_FILE } from "../store/timings.js";
 import { cleanupStale } from "../store/views.js";
 import { findRoot, loadWorkspace, type Workspace } from "../workspace/workspace.js";
+import { STATE_DIR } from "../workspace/state.js";
 
 export interface LoadedWorkspace {
   workspace: Workspace;
@@ -30,7 +31,6 @@ export interface LoadedWorkspace {
 }
 
 /** Tool state that is not data: the stat cache, timings and the build lock. Never committed. */
-export const STATE_DIR = ".crystallize";
 
 /** Finds the workspace above `cwd`, validates every config and builds the graph. */
 export async function openWorkspace(cwd: string): Promise<LoadedWorkspace> {

@@ -1,5 +1,5 @@
 import { join, relative } from "node:path";
-import { STATE_DIR } from "../api/build.js";
+import { STATE_DIR } from "../workspace/state.js";
 import { createReporter, fanOut, type Reporter } from "../report/reporter.js";
 import { RunLog } from "../report/run-log.js";
 import { readTimings, TIMINGS_FILE } from "../store/timings.js";

@@ -1,5 +1,6 @@
 import { closeSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { dirname, join, sep } from "node:path";
+import { STATE_DIR } from "../workspace/state.js";
 import { Mixer } from "./hash.js";
 import { FOLLOW_MARK, isDirectory, mixCurrent, mixRecorded, newestTime, racyWindowMs, signatureOf, type Signature } from "./signature.js";
 
@@ -39,12 +40,10 @@ export interface StampHeader {
   stdout: string;
 }
 
-/** The engine's state folder (STATE_DIR in lib/api/build.ts, which the fast bundle cannot load). */
-const STATE = ".crystallize";
 
 /** A stamp's path: tool state, never committed. */
 export function stampPath(root: string, command: string): string {
-  return join(root, STATE, "stamps", command);
+  return join(root, STATE_DIR, "stamps", command);
 }
 
 /**
@@ -62,7 +61,7 @@ export function isToolState(path: string, root: string): boolean {
 
 /** isToolState for one root, for the thousands of paths a run consults. */
 export function toolStateTest(root: string): (path: string) => boolean {
-  const state = join(root, STATE);
+  const state = join(root, STATE_DIR);
   const entries = TOOL_STATE.map((entry) => join(state, entry));
   // Atomic writes go through `.<name>.tmp-...` beside the file (lib/store/atomic.ts).
   const temporaries = TOOL_STATE.map((entry) => join(state, `.${entry}.tmp-`));

@@ -1,6 +1,7 @@
 import { relative, sep } from "node:path";
 import { watch, type FSWatcher } from "chokidar";
-import { buildWorkspace, definitions, openWorkspace, prepareBuild, STATE_DIR, type BuildOutcome } from "../api/build.js";
+import { buildWorkspace, definitions, openWorkspace, prepareBuild, type BuildOutcome } from "../api/build.js";
+import { STATE_DIR } from "../workspace/state.js";
 import { LOCK_FILE } from "../lock/lockfile.js";
 import type { ExecutionEvents } from "../run/executor.js";
 import { findRoot, loadSettings } from "../workspace/workspace.js";
