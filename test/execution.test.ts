@@ -180,12 +180,14 @@ test("TypeScript compiled by the CLI behaves as tsx's: names, __filename, enums,
   }
 });
 
-test("code that tsx rewrites (import.meta, import()) is left to tsx and runs", async () => {
+test("code that tsx rewrites (import.meta, import()), and ES module code, is left to tsx", async () => {
   const ws = makeWorkspace({
     "experiments/m/config.yaml": "steps: [go]\n",
     "experiments/m/steps.ts": "export const go = (d: unknown, ctx: any) => { ctx.metrics.add('url', import.meta.url.endsWith('/steps.ts')); return d; };\n",
   });
   assert.equal(await new Compiler(ws).compiled(["experiments/m/steps.ts"]), {});
+  const esm = makeWorkspace({ "package.json": '{"type": "module"}\n', "experiments/e/steps.ts": "export const go = (d: unknown) => d;\n" });
+  assert.equal(await new Compiler(esm).compiled(["experiments/e/steps.ts"]), {}, "ES module code is loaded with import(), through tsx's hooks");
   const r = await runCli(["build"], ws);
   assert.is(r.code, 0, r.output);
   assert.equal(readJson(join(ws, "data/m/v0/baseline/results.json")).metrics, { url: [true] });

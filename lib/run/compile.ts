@@ -1,5 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { ModuleTypes } from "../code/module-type.js";
 import { tsconfigOf } from "../hash/facts.js";
 
 /**
@@ -20,6 +21,7 @@ import { tsconfigOf } from "../hash/facts.js";
 export class Compiler {
   private readonly memo = new Map<string, Promise<string | undefined>>();
   private readonly enabled: boolean;
+  private readonly moduleTypes = new ModuleTypes();
 
   constructor(private readonly root: string) {
     this.enabled = compilesFor(root);
@@ -31,8 +33,9 @@ export class Compiler {
     if (!this.enabled) return out;
     const pending: Array<Promise<void>> = [];
     for (const rel of files) {
-      if (!rel.endsWith(".ts")) continue;
       const abs = join(this.root, rel);
+      // What the worker loads with import() goes through tsx's ES module hooks instead.
+      if (!this.moduleTypes.loadsAsCommonJs(abs)) continue;
       let p = this.memo.get(abs);
       if (!p) {
         p = compile(abs);

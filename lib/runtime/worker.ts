@@ -5,12 +5,13 @@
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
+import { dirname } from "node:path";
 import { pathToFileURL } from "node:url";
 import { format } from "node:util";
 import { internals, type Artifact, type Context } from "./api.js";
 import { resultProblem } from "../hypotheses/result.js";
 import type { ExportRef, FromWorker, ToWorker, UnitSpec, UserError, VerifyRequest, LoadRequest } from "./protocol.js";
+import { ModuleTypes } from "../code/module-type.js";
 import { seededRandom } from "./random.js";
 import { addCompiled, useCommonJsLoader, useEsmLoader } from "./register.js";
 
@@ -19,33 +20,7 @@ const modules = new Map<string, Promise<Record<string, unknown>>>();
 let current: string | undefined;
 
 const requireModule = createRequire(import.meta.url);
-/** Directory -> the `type` of its nearest package.json ("" when none says). */
-const packageTypes = new Map<string, string>();
-
-function packageType(dir: string): string {
-  let type = packageTypes.get(dir);
-  if (type !== undefined) return type;
-  const parent = dirname(dir);
-  try {
-    const parsed = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { type?: unknown };
-    type = typeof parsed?.type === "string" ? parsed.type : "";
-  } catch (err) {
-    // No package.json here: the next one up decides, as for Node (a broken one decides nothing).
-    type = (err as NodeJS.ErrnoException).code === "ENOENT" && parent !== dir && !dir.endsWith("/node_modules") ? packageType(parent) : "";
-  }
-  packageTypes.set(dir, type);
-  return type;
-}
-
-/**
- * A `.ts` file outside a `"type": "module"` package is CommonJS to Node and tsx: it is loaded
- * with require. import() would end in the same CommonJS loader, but only after round trips to
- * the loader-hooks thread that cost several times the module's own loading. Everything that may
- * be ES module code (`.mts`, `.mjs`, `.js` with module syntax) keeps import().
- */
-function loadsAsCommonJs(module: string): boolean {
-  return module.endsWith(".ts") && packageType(dirname(module)) !== "module";
-}
+const moduleTypes = new ModuleTypes();
 
 /**
  * esbuild's synchronous API starts its service (a thread running the esbuild binary) on first
@@ -57,7 +32,7 @@ function loadsAsCommonJs(module: string): boolean {
  */
 function startCompiler(): void {
   // The CLI compiles this workspace's TypeScript (lib/run/compile.ts): tsx rarely needs to.
-  if (process.argv.includes("--compiled-here") || packageType(process.cwd()) === "module") return;
+  if (process.argv.includes("--compiled-here") || moduleTypes.packageType(process.cwd()) === "module") return;
   try {
     (requireModule("esbuild") as typeof import("esbuild")).transformSync("", { loader: "ts" });
   } catch {
@@ -66,7 +41,7 @@ function startCompiler(): void {
 }
 
 async function importModule(module: string): Promise<Record<string, unknown>> {
-  if (!loadsAsCommonJs(module)) {
+  if (!moduleTypes.loadsAsCommonJs(module)) {
     useEsmLoader();
     return import(pathToFileURL(module).href) as Promise<Record<string, unknown>>;
   }
@@ -283,6 +258,6 @@ process.on("disconnect", () => process.exit(0));
 await useCommonJsLoader();
 // Where the workspace's code is ES modules, every unit needs those hooks: start them now,
 // while the worker is not yet on anyone's critical path.
-if (packageType(process.cwd()) === "module") useEsmLoader();
+if (moduleTypes.packageType(process.cwd()) === "module") useEsmLoader();
 startCompiler();
 send({ type: "ready" });

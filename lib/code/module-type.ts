@@ -1,0 +1,38 @@
+import { readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+
+/**
+ * How Node and tsx will load a module, decided as they decide it: by the `type` of the nearest
+ * package.json. Used by the worker (require or import()) and by the CLI (which modules it
+ * compiles for the worker, lib/run/compile.ts), so the two always agree.
+ */
+export class ModuleTypes {
+  /** Directory -> the `type` of its nearest package.json ("" when none says). */
+  private readonly types = new Map<string, string>();
+
+  packageType(dir: string): string {
+    let type = this.types.get(dir);
+    if (type !== undefined) return type;
+    const parent = dirname(dir);
+    try {
+      const parsed = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { type?: unknown };
+      type = typeof parsed?.type === "string" ? parsed.type : "";
+    } catch (err) {
+      // No package.json here: the next one up decides, as for Node (a broken one decides nothing).
+      type = (err as NodeJS.ErrnoException).code === "ENOENT" && parent !== dir && !dir.endsWith("/node_modules") ? this.packageType(parent) : "";
+    }
+    this.types.set(dir, type);
+    return type;
+  }
+
+  /**
+   * A `.ts` file outside a `"type": "module"` package is CommonJS to Node and tsx: the worker
+   * loads it with require. import() would end in the same CommonJS loader, but only after round
+   * trips to the loader-hooks thread that cost several times the module's own loading.
+   * Everything that may be ES module code (`.mts`, `.mjs`, `.js` with module syntax) keeps
+   * import().
+   */
+  loadsAsCommonJs(module: string): boolean {
+    return module.endsWith(".ts") && this.packageType(dirname(module)) !== "module";
+  }
+}
