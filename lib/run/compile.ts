@@ -9,7 +9,7 @@ import { tsconfigOf } from "../hash/facts.js";
  * thread and process and back per module, about 6 ms of waiting under a cold build's load, or
  * ~1.5 s per worker at 500 experiments. Here the same compilation runs on esbuild's
  * asynchronous API, many at once, and the code travels with the unit (see the `run` message
- * in lib/runtime/protocol.ts); the worker compiles what it is given and leaves the rest to
+ * in lib/runtime/protocol.ts); the worker runs what it is given and leaves the rest to
  * tsx (lib/runtime/register.ts).
  *
  * The options are tsx's own for CommonJS (tsx 4, `transformSync` in its register module), so
