@@ -55,11 +55,7 @@ export function stampPath(root: string, command: string): string {
  */
 const TOOL_STATE = ["stat-cache", "stat-cache.json", "logs", "stamps", "build.lock", "timings.json", "python-env.json"];
 
-export function isToolState(path: string, root: string): boolean {
-  return toolStateTest(root)(path);
-}
-
-/** isToolState for one root, for the thousands of paths a run consults. */
+/** Whether a path is the engine's state at `root` (TOOL_STATE); built once for the thousands of paths a run consults. */
 export function toolStateTest(root: string): (path: string) => boolean {
   const state = join(root, STATE_DIR);
   const entries = TOOL_STATE.map((entry) => join(state, entry));

@@ -35,7 +35,7 @@ export interface Trace {
 
 /** A command's word that it changed nothing and its answer depends only on what it read. */
 export interface Offer {
-  /** The workspace root: its `.crystallize/` holds the engine's state (see isToolState). */
+  /** The workspace root: its `.crystallize/` holds the engine's state (see toolStateTest). */
   root: string;
   /** The elapsed time as printed, which a replay prints anew. */
   elapsed?: string;
@@ -197,7 +197,7 @@ function traceTerminalQuestions(trace: Trace): void {
 /**
  * Writes the stamp of a traced run that succeeded, when the command offered its answer and the
  * run did nothing a stamp could not vouch for: started a process, wrote anything but the
- * engine's own state (see isToolState), or printed to stderr.
+ * engine's own state (see toolStateTest), or printed to stderr.
  */
 export function stampFromTrace(trace: Trace, context: Context, command: string): void {
   const offer = trace.offer;
