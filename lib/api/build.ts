@@ -30,8 +30,6 @@ export interface LoadedWorkspace {
   statCache: StatCache;
 }
 
-/** Tool state that is not data: the stat cache, timings and the build lock. Never committed. */
-
 /** Finds the workspace above `cwd`, validates every config and builds the graph. */
 export async function openWorkspace(cwd: string): Promise<LoadedWorkspace> {
   // The hasher's wasm compiles while the configs load: nothing before the keys needs it.
