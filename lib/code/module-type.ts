@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 
 /**
@@ -14,12 +14,19 @@ export class ModuleTypes {
     let type = this.types.get(dir);
     if (type !== undefined) return type;
     const parent = dirname(dir);
-    try {
-      const parsed = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { type?: unknown };
-      type = typeof parsed?.type === "string" ? parsed.type : "";
-    } catch (err) {
-      // No package.json here: the next one up decides, as for Node (a broken one decides nothing).
-      type = (err as NodeJS.ErrnoException).code === "ENOENT" && parent !== dir && !dir.endsWith("/node_modules") ? this.packageType(parent) : "";
+    const file = join(dir, "package.json");
+    // Most folders have none: asking first spares an exception per experiment folder.
+    if (!existsSync(file)) {
+      // The next one up decides, as for Node.
+      type = parent !== dir && !dir.endsWith("/node_modules") ? this.packageType(parent) : "";
+    } else {
+      try {
+        const parsed = JSON.parse(readFileSync(file, "utf8")) as { type?: unknown };
+        type = typeof parsed?.type === "string" ? parsed.type : "";
+      } catch {
+        // A broken or unreadable one decides nothing, as for Node.
+        type = "";
+      }
     }
     this.types.set(dir, type);
     return type;
