@@ -3,20 +3,22 @@ import { dirname, join } from "node:path";
 
 /**
  * How Node and tsx will load a module, decided as they decide it: by the `type` of the nearest
- * package.json. Used by the worker (require or import()) and by the CLI (which modules it
- * compiles for the worker, lib/run/compile.ts), so the two always agree.
+ * package.json. Used by the worker (require or import()), by the CLI to choose the modules it
+ * compiles for the worker (lib/run/compile.ts) and by the key's runtime (lib/hash/facts.ts),
+ * so the three always agree.
  */
 export class ModuleTypes {
   /** Directory -> the `type` of its nearest package.json ("" when none says). */
   private readonly types = new Map<string, string>();
 
-  packageType(dir: string): string {
+  /** `mayHaveOne`: false when `dir` is known to hold no package.json (a cached folder listing). */
+  packageType(dir: string, mayHaveOne = true): string {
     let type = this.types.get(dir);
     if (type !== undefined) return type;
     const parent = dirname(dir);
     const file = join(dir, "package.json");
     // Most folders have none: asking first spares an exception per experiment folder.
-    if (!existsSync(file)) {
+    if (!mayHaveOne || !existsSync(file)) {
       // The next one up decides, as for Node.
       type = parent !== dir && !dir.endsWith("/node_modules") ? this.packageType(parent) : "";
     } else {

@@ -3,6 +3,7 @@ import { createRequire } from "node:module";
 import { dirname, join, relative } from "node:path";
 import type { ExperimentConfig } from "../config/types.js";
 import type { ModuleIndex } from "../code/modules.js";
+import { ModuleTypes } from "../code/module-type.js";
 import { interpreterFor, probePython, type PythonEnv } from "../code/python-env.js";
 import { CrystallizeError } from "../errors/error.js";
 import { languageOf, toPosix } from "../workspace/workspace.js";
@@ -19,7 +20,7 @@ const NODE = `node${process.versions.node.split(".")[0]}`;
  * up once each.
  */
 export class RuntimeProbe {
-  private readonly moduleTypes = new Map<string, string>();
+  private readonly moduleTypes = new ModuleTypes();
   private readonly tsconfig: string;
 
   constructor(private readonly root: string) {
@@ -28,25 +29,9 @@ export class RuntimeProbe {
 
   /** `packageJson`: false when the folder is known to hold none (see ExperimentConfig). */
   of(dir: string, packageJson = true): string {
-    return `${NODE} ${this.moduleType(join(this.root, dir), packageJson)} tsconfig:${this.tsconfig}`;
-  }
-
-  private moduleType(abs: string, packageJson = true): string {
-    const known = this.moduleTypes.get(abs);
-    if (known) return known;
-    let type: string | undefined;
-    const pkg = join(abs, "package.json");
-    // Most folders have none: asking first skips building an exception per experiment folder.
-    if (packageJson && existsSync(pkg)) {
-      try {
-        type = JSON.parse(readFileSync(pkg, "utf8")).type === "module" ? "module" : "commonjs";
-      } catch {
-        /* unreadable: as if absent */
-      }
-    }
-    type ??= dirname(abs) === abs ? "commonjs" : this.moduleType(dirname(abs));
-    this.moduleTypes.set(abs, type);
-    return type;
+    // As the worker decides between require and import() (lib/code/module-type.ts).
+    const type = this.moduleTypes.packageType(join(this.root, dir), packageJson) === "module" ? "module" : "commonjs";
+    return `${NODE} ${type} tsconfig:${this.tsconfig}`;
   }
 }
 
