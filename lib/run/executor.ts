@@ -178,7 +178,7 @@ export class Executor {
     try {
       for (const plan of this.o.plan.experiments) this.running.set(plan.name, { plan, results: [], announced: false, returned: 0 });
       // Workers started early: the store is empty and every unit will run, so compile all now.
-      if (this.o.pool) for (const plan of this.o.plan.experiments) if (!this.workers.isPython(plan.name)) void this.compiler.compiled(this.o.codeOf(plan.name));
+      if (this.o.pool) for (const plan of this.o.plan.experiments) void this.compiledFor(plan.name);
       await new Promise<void>((resolve) => {
         this.onIdle = resolve;
         this.release();
@@ -352,9 +352,12 @@ export class Executor {
    * too: their code is compiled while it runs, not when their first unit starts.
    */
   private precompileDependents(experiment: string): void {
-    for (const name of this.o.graph.node(experiment).downstream) {
-      if (this.running.has(name) && !this.workers.isPython(name)) void this.compiler.compiled(this.o.codeOf(name));
-    }
+    for (const name of this.o.graph.node(experiment).downstream) if (this.running.has(name)) void this.compiledFor(name);
+  }
+
+  /** The experiment's TypeScript compiled for the workers (see lib/run/compile.ts); none for Python. */
+  private compiledFor(experiment: string): Promise<Record<string, string>> {
+    return this.workers.isPython(experiment) ? Promise.resolve({}) : this.compiler.compiled(this.o.codeOf(experiment));
   }
 
   /** Looks the unit up in the store, runs it on a miss and stores its result. */
@@ -398,8 +401,7 @@ export class Executor {
       versionOf: (name) => this.results.get(name)!.version!,
       stagingPath: (alias) => this.stagingPath(id, alias),
     });
-    const compiled = this.workers.isPython(unit.experiment) ? {} : await this.compiler.compiled(this.o.codeOf(unit.experiment));
-    const outcome = await this.workers.run(spec, unit, compiled);
+    const outcome = await this.workers.run(spec, unit, await this.compiledFor(unit.experiment));
     this.flying.set(unit.experiment, this.inFlightOf(unit.experiment) - 1);
     if (this.cancelled.has(unit.experiment)) {
       free();
