@@ -8,8 +8,9 @@
  * about 250 ms of CPU, more than the rest of its start-up. Most workspaces are CommonJS to
  * Node (no `"type": "module"`) and never need it.
  */
+import { existsSync } from "node:fs";
 import Module, { createRequire, register } from "node:module";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 
 const requireHere = createRequire(import.meta.url);
 const apiUrl = new URL("./api.js", import.meta.url);
@@ -27,9 +28,6 @@ export function addCompiled(code: Record<string, string>): void {
   for (const [path, text] of Object.entries(code)) compiled.set(path, text);
 }
 
-type EsmApi = typeof import("tsx/esm/api");
-/** tsx's ES module API, loaded at start so that useEsmLoader can run synchronously. */
-let esmApi: EsmApi | undefined;
 let esmReady = false;
 
 /**
@@ -40,10 +38,10 @@ let esmReady = false;
 const DYNAMIC_IMPORT = /\bimport\s*\(/;
 
 /**
- * tsx for CommonJS, and `"crystallize"` resolved for require. Called once, at start; user code
- * may load once the promise resolves.
+ * tsx for CommonJS, and `"crystallize"` resolved for require. Called once, at start, before
+ * any user code loads.
  */
-export async function useCommonJsLoader(): Promise<void> {
+export function useCommonJsLoader(): void {
   requireHere("tsx/cjs");
   // A `.ts` module the CLI compiled runs as compiled there; tsx compiles any other.
   const tsx = internals._extensions[".ts"];
@@ -63,14 +61,41 @@ export async function useCommonJsLoader(): Promise<void> {
     if (!esmReady && DYNAMIC_IMPORT.test(content)) useEsmLoader();
     return compile.call(this, content, filename);
   };
-  esmApi = await import("tsx/esm/api");
 }
 
-/** tsx's ES module hooks and ours, before the first `import()` of user code. Idempotent. */
+/**
+ * tsx's ES module hooks and ours, before the first `import()` of user code. Idempotent, and
+ * synchronous: it may be called from inside a `require`. tsx's API is required here, when
+ * first needed, not at start: loading it cost every worker ~60 ms of start-up (its ES module
+ * build, which start-up used to import, ~80 ms).
+ */
 export function useEsmLoader(): void {
   if (esmReady) return;
-  if (!esmApi) throw new Error("internal: user code loaded before the worker's loaders were ready");
   esmReady = true;
-  esmApi.register();
+  const api = requireHere("tsx/esm/api") as typeof import("tsx/esm/api");
+  withTsxHooksFound(() => api.register());
   register(new URL("./hooks.js", import.meta.url), { data: { apiUrl: apiUrl.href } });
+}
+
+/**
+ * tsx's CommonJS build of tsx/esm/api registers its hooks as `./esm/index.mjs` relative to
+ * its own file, dist/esm/api/index.cjs, where they are not: they are dist/esm/index.mjs. A
+ * specifier that does not lead to a file is taken relative to tsx's dist/ folder instead; one
+ * that does (a tsx that fixed this) is left alone.
+ */
+function withTsxHooksFound(registerHooks: () => void): void {
+  const nodeModule = requireHere("node:module") as typeof Module;
+  const original = nodeModule.register;
+  const dist = new URL("../../", pathToFileURL(requireHere.resolve("tsx/esm/api")));
+  nodeModule.register = ((specifier: string | URL, parent?: string | URL | { parentURL?: string | URL }, ...rest: unknown[]) => {
+    const parentUrl = typeof parent === "string" || parent instanceof URL ? parent : parent?.parentURL;
+    const asGiven = new URL(specifier, parentUrl);
+    const found = asGiven.protocol !== "file:" || existsSync(fileURLToPath(asGiven)) ? asGiven : new URL(specifier, dist);
+    return (original as (...args: unknown[]) => void).call(nodeModule, found.href, parent, ...rest);
+  }) as typeof original;
+  try {
+    registerHooks();
+  } finally {
+    nodeModule.register = original;
+  }
 }

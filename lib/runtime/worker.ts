@@ -255,7 +255,7 @@ process.on("unhandledRejection", (reason) => {
   process.exit(70);
 });
 process.on("disconnect", () => process.exit(0));
-await useCommonJsLoader();
+useCommonJsLoader();
 // Where the workspace's code is ES modules, every unit needs those hooks: start them now,
 // while the worker is not yet on anyone's critical path.
 if (moduleTypes.packageType(process.cwd()) === "module") useEsmLoader();
