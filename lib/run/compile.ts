@@ -1,4 +1,4 @@
-import { readFile } from "node:fs/promises";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ModuleTypes } from "../code/module-type.js";
 import { tsconfigOf } from "../hash/facts.js";
@@ -53,7 +53,7 @@ const TSX_ONLY = /\bimport\s*(\(|\.\s*meta\b)/;
 
 async function compile(abs: string): Promise<string | undefined> {
   try {
-    const text = await readFile(abs, "utf8");
+    const text = readFileSync(abs, "utf8");
     if (TSX_ONLY.test(text)) return undefined;
     const { transform } = await import("esbuild");
     const out = await transform(text, {
