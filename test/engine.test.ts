@@ -406,6 +406,34 @@ modules("a helper loaded with a string-literal dynamic import is part of the key
   assert.is(ws.read("data/dyn/v1/replicate_0/baseline/o.txt"), "late-2");
 });
 
+modules("with a compiled x.js beside x.ts, the key covers the file that runs, as tsx resolves it", async () => {
+  const ws = new Ws({
+    // From TypeScript, tsx tries x.ts first for "./x.js" and for "./x".
+    ...producer("from_ts", { head: `import { tag } from "../common/x.js";\nimport { tag as same } from "../common/x";`, value: `tag() + same()` }),
+    // From JavaScript, Node's own order: x.js first.
+    "experiments/from_js/config.yaml": "outputs:\n  o:\n    file_name: o.txt\nsteps: [emit]\n",
+    "experiments/from_js/steps.js": `const { appendFileSync } = require("node:fs");\nconst { tag } = require("../common/x");\nexports.emit = (d, ctx) => { ${LOG("from_js").replace("!", "")} ctx.outputs.o.write(tag()); return d; };\n`,
+    "experiments/common/x.ts": `export const tag = () => "ts1";\n`,
+    "experiments/common/x.js": `exports.tag = () => "js1";\n`,
+  });
+  await ok(ws);
+  assert.is(ws.read("data/from_ts/v0/replicate_0/baseline/o.txt"), "ts1ts1");
+  assert.is(ws.read("data/from_js/v0/replicate_0/baseline/o.txt"), "js1");
+  assert.equal(Object.keys(ws.lock().experiments.from_ts.code).sort(), ["experiments/common/x.ts", "experiments/from_ts/steps.ts"]);
+  assert.equal(Object.keys(ws.lock().experiments.from_js.code).sort(), ["experiments/common/x.js", "experiments/from_js/steps.js"]);
+
+  ws.edit("experiments/common/x.ts", (t) => t.replace("ts1", "ts2"));
+  const s = await ws.status();
+  assert.match(statusLine(s, "from_ts"), /code experiments\/common\/x\.ts modified/, s.output);
+  assert.match(statusLine(s, "from_js"), /^fresh/, s.output);
+  assert.equal((await ok(ws)).ran, ["from_ts:baseline:0"]);
+  assert.is(ws.read("data/from_ts/v1/replicate_0/baseline/o.txt"), "ts2ts2");
+
+  ws.edit("experiments/common/x.js", (t) => t.replace("js1", "js2"));
+  assert.equal((await ok(ws)).ran, ["from_js:baseline:0"], "from_ts does not load x.js");
+  assert.is(ws.read("data/from_js/v1/replicate_0/baseline/o.txt"), "js2");
+});
+
 modules.run();
 
 // ---------------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ export interface ModuleInfo {
   exports: string[] | null;
   /** Local modules re-exported wholesale (`export * from "./x"`), to be followed for `exports`. */
   starExports: string[];
-  /** Import specifiers: static imports, re-exports and string-literal dynamic imports. */
+  /** Import specifiers: static imports, re-exports, and string-literal dynamic imports and `require` calls. */
   imports: string[];
   /**
    * Digest of the code as esbuild prints it with comments and whitespace removed: editing only
@@ -21,6 +21,19 @@ export interface ModuleInfo {
   /** Python only: the functions that may serve as the single data source (see pythonTopLevel). */
   sources?: string[];
 }
+
+/**
+ * The stat cache's kind for analyses (see StatCache). A new name whenever analysis learns to
+ * see more, so that no analysis by an older version is reused: "module" did not see `require`.
+ */
+export const ANALYSIS_KIND = "module-2";
+
+/**
+ * `require("x")` with a literal string: CommonJS code's imports, which the ES module lexer does
+ * not see. Looked for in esbuild's output, where comments are gone; a match inside a string
+ * only adds a file to the key.
+ */
+const REQUIRE = /\brequire\(\s*(["'`])([^"'`]+)\1\s*\)/g;
 
 const LOADERS: Record<string, "ts" | "js"> = { ".ts": "ts", ".mts": "ts", ".cts": "ts", ".js": "js", ".mjs": "js", ".cjs": "js" };
 
@@ -58,6 +71,7 @@ export async function analyzeModule(absPath: string, displayPath: string, source
       else unknownExports = true;
     }
   }
+  for (const match of code.matchAll(REQUIRE)) specifiers.push(match[2]);
   const names = exports.map((e) => e.n);
   // esbuild wraps a CommonJS module (`exports.x = ...`) in __commonJS and exports only a default:
   // its names are known only when it runs.

@@ -1,10 +1,10 @@
 import { readFileSync, statSync } from "node:fs";
 import { builtinModules } from "node:module";
-import { dirname, join, relative } from "node:path";
+import { dirname, extname, join, relative } from "node:path";
 import type { Digest } from "../hash/digest.js";
 import type { StatCache } from "../hash/stat-cache.js";
 import { toPosix } from "../workspace/workspace.js";
-import { analyzeModule, type ModuleInfo } from "./analyze.js";
+import { ANALYSIS_KIND, analyzeModule, type ModuleInfo } from "./analyze.js";
 import type { PythonEnv } from "./python-env.js";
 
 /** The code an experiment runs: its modules and every local module they import, transitively. */
@@ -17,14 +17,39 @@ export interface CodeClosure {
 
 const BUILTINS = new Set(builtinModules);
 
-/** Resolves a relative import the way Node + tsx do, including `./x.js` naming `./x.ts`. */
+/** Modules whose relative imports tsx resolves TypeScript first (its own test of a TS file). */
+const TYPESCRIPT_PARENT = /\.([cm]?ts|[tj]sx)$/;
+/** From TypeScript, what tsx tries for an import written with a JavaScript extension, in order. */
+const TYPESCRIPT_FIRST: Record<string, string[]> = {
+  ".js": [".ts", ".tsx", ".js", ".jsx"],
+  ".jsx": [".tsx", ".ts", ".jsx", ".js"],
+  ".cjs": [".cts", ".cjs"],
+  ".mjs": [".mts", ".mjs"],
+};
+/** From TypeScript, what tsx tries on any other import before Node's own search. */
+const TYPESCRIPT_GUESSES = [".ts", ".tsx", ".jsx", ".js", ".json"];
+/** Extensions tsx leaves to Node's own search. */
+const AS_WRITTEN = new Set([".ts", ".tsx", ".mts", ".cts", ".json", ".node"]);
+/** Node's own search in a worker: its extensions, then those tsx registers, for a file and a folder's index. */
+const NODE_ORDER = [".js", ".json", ".node", ".ts", ".tsx", ".jsx"];
+
+/**
+ * The files a relative import may load, in the order a worker's loaders (Node and tsx) try
+ * them. It matters when two candidates exist (a compiled x.js beside x.ts): the key must cover
+ * the one that runs, so that editing it makes the experiment stale.
+ */
+function candidatesFor(base: string, fromTypeScript: boolean): string[] {
+  const nodeSearch = [base, ...NODE_ORDER.map((e) => base + e), ...NODE_ORDER.map((e) => join(base, "index" + e))];
+  if (!fromTypeScript) return nodeSearch;
+  const ext = extname(base);
+  if (TYPESCRIPT_FIRST[ext]) return TYPESCRIPT_FIRST[ext].map((e) => base.slice(0, -ext.length) + e);
+  if (AS_WRITTEN.has(ext)) return nodeSearch;
+  return [...TYPESCRIPT_GUESSES.map((e) => base + e), ...nodeSearch];
+}
+
+/** Resolves a relative import the way a worker's loaders do (see candidatesFor). */
 export function resolveLocalImport(root: string, fromRel: string, specifier: string): string | undefined {
-  const base = join(root, dirname(fromRel), specifier);
-  const candidates = [base];
-  const m = /\.(m|c)?js$/.exec(base);
-  if (m) candidates.push(base.slice(0, -m[0].length) + `.${m[1] ?? ""}ts`);
-  for (const ext of [".ts", ".mts", ".cts", ".js", ".mjs", ".cjs", ".tsx", ".jsx"]) candidates.push(base + ext);
-  for (const ext of [".ts", ".js", ".mts", ".mjs"]) candidates.push(join(base, "index" + ext));
+  const candidates = candidatesFor(join(root, dirname(fromRel), specifier), TYPESCRIPT_PARENT.test(fromRel));
   for (const c of candidates) {
     try {
       if (statSync(c).isFile()) return toPosix(relative(root, c));
@@ -56,7 +81,7 @@ export class ModuleIndex {
     let p = this.memo.get(rel);
     if (!p) {
       const abs = join(this.root, rel);
-      p = this.statCache.get(abs, "module", () => analyzeModule(abs, rel));
+      p = this.statCache.get(abs, ANALYSIS_KIND, () => analyzeModule(abs, rel));
       this.memo.set(rel, p);
     }
     return p;
