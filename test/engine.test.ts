@@ -434,6 +434,21 @@ modules("with a compiled x.js beside x.ts, the key covers the file that runs, as
   assert.is(ws.read("data/from_js/v1/replicate_0/baseline/o.txt"), "js2");
 });
 
+modules("a JSON file that code requires or imports is part of the key; reformatting it is not a change", async () => {
+  const ws = new Ws({
+    ...producer("imports_json", { head: `import table from "../common/table.json";`, value: `String(table.rate)` }),
+    "experiments/requires_json/config.yaml": "outputs:\n  o:\n    file_name: o.txt\nsteps: [emit]\n",
+    "experiments/requires_json/steps.js": `const { appendFileSync } = require("node:fs");\nconst table = require("../common/table.json");\nexports.emit = (d, ctx) => { ${LOG("requires_json").replace("!", "")} ctx.outputs.o.write(String(table.rate * 2)); return d; };\n`,
+    "experiments/common/table.json": `{"rate": 1}\n`,
+  });
+  assert.equal((await ok(ws)).ran, ["imports_json:baseline:0", "requires_json:baseline:0"]);
+  ws.edit("experiments/common/table.json", () => `{\n  "rate": 1\n}\n`);
+  assert.equal((await ok(ws)).ran, [], "whitespace only");
+  ws.edit("experiments/common/table.json", () => `{"rate": 3}\n`);
+  assert.equal((await ok(ws)).ran, ["imports_json:baseline:0", "requires_json:baseline:0"]);
+  assert.is(ws.read("data/requires_json/v1/replicate_0/baseline/o.txt"), "6");
+});
+
 modules.run();
 
 // ---------------------------------------------------------------------------------------------

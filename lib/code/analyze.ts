@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { extname } from "node:path";
 import type { Message } from "esbuild";
 import { CrystallizeError } from "../errors/error.js";
-import { digestBytes, type Digest } from "../hash/digest.js";
+import { digestBytes, digestFile, type Digest } from "../hash/digest.js";
 import { pythonImports, pythonTopLevel, scanPython } from "./python.js";
 
 /** What static analysis learns about one user module, without running it. */
@@ -35,17 +35,30 @@ export const ANALYSIS_KIND = "module-2";
  */
 const REQUIRE = /\brequire\(\s*(["'`])([^"'`]+)\1\s*\)/g;
 
-const LOADERS: Record<string, "ts" | "js"> = { ".ts": "ts", ".mts": "ts", ".cts": "ts", ".js": "js", ".mjs": "js", ".cjs": "js" };
+/** How esbuild reads each kind of module a workspace may import (a JSON file included). */
+const LOADERS: Record<string, "ts" | "tsx" | "js" | "jsx" | "json"> = {
+  ".ts": "ts",
+  ".mts": "ts",
+  ".cts": "ts",
+  ".tsx": "tsx",
+  ".js": "js",
+  ".mjs": "js",
+  ".cjs": "js",
+  ".jsx": "jsx",
+  ".json": "json",
+};
 
 /**
  * Analyses one module. `displayPath` is how errors name it (relative to the workspace root).
  */
 export async function analyzeModule(absPath: string, displayPath: string, source?: string): Promise<ModuleInfo> {
+  const ext = extname(absPath);
   // Synchronous: a fresh workspace analyses hundreds of small modules, and the promise API
   // spends more on each (open, stat, read, close, each a trip to the thread pool) than the read.
   const text = source ?? readFileSync(absPath, "utf8");
-  if (extname(absPath) === ".py") return analyzePython(text);
-  const loader = LOADERS[extname(absPath)] ?? "js";
+  if (ext === ".py") return analyzePython(text);
+  // Node runs a file of any other extension as JavaScript.
+  const loader = LOADERS[ext] ?? "js";
   let code: string;
   try {
     // Loaded on first use: a no-op build answers from the stat cache and never needs it.
@@ -53,6 +66,8 @@ export async function analyzeModule(absPath: string, displayPath: string, source
     const out = await transform(text, { loader, format: "esm", minifyWhitespace: true, legalComments: "none", sourcefile: displayPath, target: "es2022" });
     code = out.code;
   } catch (err) {
+    // Unless it is not JavaScript (a native addon, say): then its bytes are the key.
+    if (LOADERS[ext] === undefined) return { exports: null, starExports: [], imports: [], digest: await digestFile(absPath) };
     throw syntaxError(err, displayPath);
   }
   // Loaded here, not at start-up: importing it compiles its wasm, which a cached run never needs.

@@ -33,6 +33,8 @@ export class Compiler {
     if (!this.enabled) return out;
     const pending: Array<Promise<void>> = [];
     for (const rel of files) {
+      // The worker takes compiled code only for `.ts` (a `.js` or `.json` file needs none).
+      if (!rel.endsWith(".ts")) continue;
       const abs = join(this.root, rel);
       // What the worker loads with import() goes through tsx's ES module hooks instead.
       if (!this.moduleTypes.loadsAsCommonJs(abs)) continue;
