@@ -77,6 +77,16 @@ function layered(n) {
   row(`no-op build N=${n}`, fmt(median(noops)), `median of ${noops.length}`);
   const node0 = median(Array.from({ length: REPS }, () => { const t = performance.now(); spawnSync(process.execPath, ["-e", "0"]); return performance.now() - t; }));
   row(`  (node -e 0 on this machine)`, fmt(node0), `no-op / node start = ${(median(noops) / node0).toFixed(2)}`);
+  if (process.env.NODE_EXTRA_CA_CERTS) {
+    // Set on our sandboxes: every Node process then reads and parses a certificate bundle as it
+    // starts, ~45 ms here. What a machine without it sees (a stamp counts NODE_* variables, so
+    // the first run stamps this environment).
+    const bare = { NODE_EXTRA_CA_CERTS: undefined };
+    cli(ws, ["build"], bare);
+    const bareNoops = Array.from({ length: REPS }, () => cli(ws, ["build"], bare).ms);
+    const bareNode = median(Array.from({ length: REPS }, () => { const t = performance.now(); spawnSync(process.execPath, ["-e", "0"], { env: { ...process.env, ...bare } }); return performance.now() - t; }));
+    row(`  no-op build N=${n}, NODE_EXTRA_CA_CERTS unset`, fmt(median(bareNoops)), `node -e 0 with it unset: ${fmt(bareNode)}`);
+  }
   const checks = Array.from({ length: REPS + 1 }, () => cli(ws, ["check"]).ms).slice(1);
   row(`check N=${n}`, fmt(median(checks)), `median of ${checks.length}`);
   // What a git pre-commit hook runs: git sets a new GIT_AUTHOR_DATE for every commit and puts
@@ -105,6 +115,42 @@ function layered(n) {
   row(`code edit of ${root}: experiments rerun`, edit.experiments, `${fmt(edit.ms)} (its downstream cone: ${cone})`);
 }
 
+/**
+ * A tighter lower bound for unit steps of `stepMs` on `jobs` slots: an experiment cannot start
+ * before all its ancestors are done, which on `jobs` slots takes at least the exact optimum
+ * of scheduling them alone (searched over every order, for experiments with at most 12
+ * ancestors), and what hangs below it takes its longest path after. The issue's bound,
+ * max(critical path, work / jobs), ignores that the chain's ancestors cannot all run at once.
+ */
+function tighterBound(ws, names, jobs, stepMs) {
+  const ups = new Map(names.map((n) => [n, [...readFileSync(join(ws, "experiments", n, "config.yaml"), "utf8").matchAll(/(\w+)#o/g)].map((m) => m[1])]));
+  const downs = new Map(names.map((n) => [n, names.filter((d) => ups.get(d).includes(n))]));
+  const height = new Map();
+  const below = (n) => height.get(n) ?? (height.set(n, 1 + Math.max(0, ...downs.get(n).map(below))), height.get(n));
+  const ancestors = (n, seen = new Set()) => (ups.get(n).forEach((u) => seen.has(u) || (seen.add(u), ancestors(u, seen))), seen);
+  let best = 0;
+  for (const n of names) {
+    const anc = [...ancestors(n)];
+    if (anc.length === 0 || anc.length > 12) continue;
+    const bit = new Map(anc.map((a, i) => [a, 1 << i]));
+    const all = (1 << anc.length) - 1;
+    let frontier = new Set([0]);
+    let steps = 0;
+    while (!frontier.has(all)) {
+      const next = new Set();
+      for (const done of frontier) {
+        const ready = anc.filter((a) => !(done & bit.get(a)) && ups.get(a).every((u) => done & bit.get(u)));
+        const pick = (from, left, acc) => (left === 0 || from === ready.length ? next.add(acc) : (pick(from + 1, left - 1, acc | bit.get(ready[from])), ready.length - from > left && pick(from + 1, left, acc)));
+        pick(0, Math.min(jobs, ready.length), done);
+      }
+      frontier = next;
+      steps++;
+    }
+    best = Math.max(best, steps + below(n));
+  }
+  return Math.max(best * stepMs, names.length * stepMs / jobs);
+}
+
 function unbalanced() {
   console.log("\n== unbalanced graph: levels of 1, 16, 8, then a chain of 10; 200 ms steps");
   const names = (p, n) => Array.from({ length: n }, (_, i) => `${p}${String(i).padStart(2, "0")}`);
@@ -125,6 +171,10 @@ function unbalanced() {
       }
       const note = scheduler === "fifo" ? "baseline: FIFO ready queue" : "";
       row(`-j ${jobs} ${scheduler}: scheduling / lower bound`, (median(sched) / bound).toFixed(2), `${fmt(median(sched))} vs ${fmt(bound)}: first unit start to end ${note}`);
+      if (scheduler === "critical-path") {
+        const tight = tighterBound(fresh(levels, { stepMs, seed: 7 }), levels.flat(), jobs, stepMs);
+        row(`-j ${jobs} ${scheduler}: scheduling / tighter bound`, (median(sched) / tight).toFixed(2), `the best any scheduler can do here is ${fmt(tight)} = ${(tight / bound).toFixed(3)} of the lower bound (see tighterBound)`);
+      }
       row(`-j ${jobs} ${scheduler}: whole process / lower bound`, (median(walls) / bound).toFixed(2), `${fmt(median(walls))}: includes Node, planning, worker start-up`);
     }
   }
