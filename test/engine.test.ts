@@ -5,7 +5,7 @@
 // file named by $RUNLOG (outside the workspace), which each CLI call gets fresh.
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { chmodSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { chmodSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, dirname, join, relative } from "node:path";
 import { parse as parseYaml } from "yaml";
@@ -459,6 +459,26 @@ const packages = suite("package versions");
 const fakePackage = (version: string) => ({
   "node_modules/fakepkg/package.json": JSON.stringify({ name: "fakepkg", version, type: "module", main: "index.js" }),
   "node_modules/fakepkg/index.js": "export const fake = (s) => 'fake:' + s;\n",
+});
+
+packages("a package linked in from the workspace (npm workspaces, npm link) is keyed by its files, not only its version", async () => {
+  const ws = new Ws({
+    ...producer("uses_lib", { head: `import { shout } from "@lab/lib";`, value: `shout(ctx.condition)` }),
+    "packages/lib/package.json": JSON.stringify({ name: "@lab/lib", version: "1.0.0", main: "index.js" }),
+    "packages/lib/index.js": "exports.shout = (s) => s.toUpperCase();\n",
+  });
+  mkdirSync(join(ws.dir, "node_modules", "@lab"), { recursive: true });
+  symlinkSync(join("..", "..", "packages", "lib"), join(ws.dir, "node_modules", "@lab", "lib"));
+  await ok(ws);
+  assert.is(ws.read("data/uses_lib/v0/replicate_0/baseline/o.txt"), "BASELINE");
+  assert.match(ws.lock().experiments.uses_lib.packages["@lab/lib"], /^1\.0\.0\+linked\.[0-9a-f]{32}$/);
+
+  ws.edit("packages/lib/index.js", (t) => t.replace("toUpperCase()", "toUpperCase() + '!'"));
+  const s = await ws.status();
+  assert.match(statusLine(s, "uses_lib"), /package @lab\/lib: 1\.0\.0\+linked\.[0-9a-f]+ → 1\.0\.0\+linked\.[0-9a-f]+/, s.output);
+  assert.equal((await ok(ws)).ran, ["uses_lib:baseline:0"]);
+  assert.is(ws.read("data/uses_lib/v1/replicate_0/baseline/o.txt"), "BASELINE!");
+  assert.equal((await ok(ws)).ran, [], "and then it is up to date");
 });
 
 packages("bumping an imported package's version (same code) reruns the experiments that import it", async () => {

@@ -1,10 +1,11 @@
-import { readFileSync, statSync } from "node:fs";
+import { statSync } from "node:fs";
 import { builtinModules } from "node:module";
 import { dirname, extname, join, relative } from "node:path";
 import type { Digest } from "../hash/digest.js";
 import type { StatCache } from "../hash/stat-cache.js";
 import { toPosix } from "../workspace/workspace.js";
 import { ANALYSIS_KIND, analyzeModule, type ModuleInfo } from "./analyze.js";
+import { PackageVersions } from "./packages.js";
 import type { PythonEnv } from "./python-env.js";
 
 /** The code an experiment runs: its modules and every local module they import, transitively. */
@@ -73,9 +74,11 @@ export function packageName(specifier: string): string | undefined {
  */
 export class ModuleIndex {
   private readonly memo = new Map<string, Promise<ModuleInfo>>();
-  private readonly versions = new Map<string, string>();
+  private readonly packages: PackageVersions;
 
-  constructor(private readonly root: string, private readonly statCache: StatCache) {}
+  constructor(private readonly root: string, private readonly statCache: StatCache) {
+    this.packages = new PackageVersions(statCache);
+  }
 
   analyze(rel: string): Promise<ModuleInfo> {
     let p = this.memo.get(rel);
@@ -122,6 +125,7 @@ export class ModuleIndex {
     const files: Record<string, Digest> = {};
     const packages: Record<string, string> = {};
     const queue = [...entries];
+    const imported: Array<{ name: string; from: string }> = [];
     while (queue.length > 0) {
       const batch = queue.splice(0).filter((rel) => !(rel in files));
       const infos = await Promise.all(batch.map((rel) => this.analyze(rel)));
@@ -145,30 +149,13 @@ export class ModuleIndex {
             else if (!(target in files)) queue.push(target);
           } else {
             const name = packageName(spec);
-            if (name) packages[name] = this.packageVersion(dirname(join(this.root, rel)), name);
+            if (name) imported.push({ name, from: dirname(join(this.root, rel)) });
           }
         }
       });
     }
+    for (const { name, from } of imported) packages[name] = await this.packages.of(from, name);
     return { files: sortRecord(files), packages: sortRecord(packages) };
-  }
-
-  /** The version Node would load for `name` imported from `dir`, found by walking up node_modules. */
-  private packageVersion(dir: string, name: string): string {
-    const memoKey = `${dir}\0${name}`;
-    const known = this.versions.get(memoKey);
-    if (known) return known;
-    let version = "unresolved";
-    for (let d = dir; ; d = dirname(d)) {
-      try {
-        version = String(JSON.parse(readFileSync(join(d, "node_modules", name, "package.json"), "utf8")).version ?? "unknown");
-        break;
-      } catch {
-        if (dirname(d) === d) break;
-      }
-    }
-    this.versions.set(memoKey, version);
-    return version;
   }
 }
 
