@@ -7,6 +7,6 @@ export type { Artifact, Context, DataSourceFn, Metrics, MetricSamples, StepFn, V
 export type { HypothesesFile, HypothesisVerdict, VerdictOutcome } from "./hypotheses/types.js";
 export { ExperimentGraph } from "./api/graph.js";
 export { build, type BuildOptions, type BuildOutcome } from "./api/build.js";
-export type { ExperimentResult, UnitResult } from "./run/executor.js";
+export type { ExperimentResult, UnitResult } from "./run/results.js";
 export type { GraphFormat } from "./report/graph-format.js";
 export { CrystallizeError } from "./errors/error.js";

@@ -18,7 +18,7 @@ import { Progress } from "../lib/report/progress.js";
 import { wantsLive } from "../lib/report/reporter.js";
 import { KEEP_LOGS, logFileName, RunLog } from "../lib/report/run-log.js";
 import { makePaint } from "../lib/report/style.js";
-import type { ExperimentResult, UnitResult } from "../lib/run/executor.js";
+import type { ExperimentResult, UnitResult } from "../lib/run/results.js";
 import type { UnitKey } from "../lib/hash/keys.js";
 import { BIN, makeWorkspace, runCli } from "./helpers.js";
 

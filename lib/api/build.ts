@@ -13,7 +13,9 @@ import { emptyLock, readLock, writeLock, type LockEntry, type LockFile } from ".
 import { assess, type Assessment } from "../plan/assess.js";
 import { planBuild, type BuildPlan, type PlanOptions } from "../plan/plan.js";
 import { criticalPathPriority } from "../plan/priority.js";
-import { Executor, type ExecuteOptions, type ExecutionEvents, type ExperimentResult, type KeyFn } from "../run/executor.js";
+import { Executor, type ExecuteOptions } from "../run/executor.js";
+import type { ExecutionEvents, ExperimentResult } from "../run/results.js";
+import type { KeyFn } from "../plan/plan.js";
 import type { WorkerPool } from "../run/pool.js";
 import { startWorkersEarly } from "../run/workers.js";
 import { acquireBuildLock } from "../store/build-lock.js";

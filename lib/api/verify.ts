@@ -1,7 +1,7 @@
 import type { Digest } from "../hash/digest.js";
 import { CrystallizeError } from "../errors/error.js";
 import { assess } from "../plan/assess.js";
-import type { ExperimentResult } from "../run/executor.js";
+import type { ExperimentResult } from "../run/results.js";
 import { assessBuild, buildWorkspace, prepareBuild, type BuildOptions, type LoadedWorkspace } from "./build.js";
 
 /** One output whose rebuilt bytes differ from the locked ones. */

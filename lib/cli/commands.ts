@@ -12,7 +12,7 @@ import { renderGraph, type GraphFormat } from "../report/graph-format.js";
 import { renderSummary } from "../report/summary.js";
 import { hypothesesJson } from "../report/hypotheses.js";
 import { makePaint, seconds, useColor } from "../report/style.js";
-import type { ExperimentResult } from "../run/executor.js";
+import type { ExperimentResult } from "../run/results.js";
 import type { Assessment } from "../plan/assess.js";
 import { LOCK_FILE } from "../lock/lockfile.js";
 import { offerReplay } from "../stamp/trace.js";

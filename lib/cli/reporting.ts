@@ -3,7 +3,7 @@ import { STATE_DIR } from "../workspace/state.js";
 import { createReporter, fanOut, type Reporter } from "../report/reporter.js";
 import { RunLog } from "../report/run-log.js";
 import { readTimings, TIMINGS_FILE } from "../store/timings.js";
-import type { ExecutionEvents } from "../run/executor.js";
+import type { ExecutionEvents } from "../run/results.js";
 
 /** Progress on stderr and the command's log file, fed by one set of events. */
 export interface Reporting {

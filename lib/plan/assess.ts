@@ -2,7 +2,7 @@ import type { Digest } from "../hash/digest.js";
 import { experimentKey, normalizeConfig, type ExperimentFacts, type UnitKey } from "../hash/keys.js";
 import type { Graph } from "../graph/graph.js";
 import type { LockFile } from "../lock/lockfile.js";
-import type { KeyFn } from "../run/executor.js";
+import type { KeyFn } from "./plan.js";
 import type { UnitRecord } from "../store/store.js";
 import type { BuildPlan, Read } from "./plan.js";
 import { componentReasons, upstreamReasons, type Reason } from "./reasons.js";

@@ -1,5 +1,7 @@
 import { BASELINE } from "../config/types.js";
 import type { Graph } from "../graph/graph.js";
+import type { Digest } from "../hash/digest.js";
+import type { UnitKey } from "../hash/keys.js";
 import { computeConditions, type Condition } from "./conditions.js";
 
 /** Where one unit reads one upstream output. */
@@ -21,6 +23,9 @@ export interface Unit {
   seed: number;
   reads: Read[];
 }
+
+/** Computes a unit's key once the digests of what it reads are known. */
+export type KeyFn = (unit: Unit, readDigest: (read: Read) => Digest) => UnitKey;
 
 export interface ExperimentPlan {
   name: string;

@@ -1,6 +1,6 @@
 import { join, relative } from "node:path";
 import { HYPOTHESES_FILE, type HypothesisVerdict } from "../hypotheses/types.js";
-import type { ExperimentResult } from "../run/executor.js";
+import type { ExperimentResult } from "../run/results.js";
 import type { Paint } from "./style.js";
 
 /** Four significant digits; small p-values in exponent form, where zeros would hide them. */

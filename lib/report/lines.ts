@@ -1,4 +1,4 @@
-import type { ExperimentResult, UnitResult } from "../run/executor.js";
+import type { ExperimentResult, UnitResult } from "../run/results.js";
 import { formatElapsed, formatEta } from "./eta.js";
 import type { ProgressRow } from "./progress.js";
 import { seconds, type Paint } from "./style.js";

@@ -1,5 +1,5 @@
 import type { WriteStream } from "node:tty";
-import type { ExperimentResult, UnitLabel, UnitResult } from "../run/executor.js";
+import type { ExperimentResult, UnitLabel, UnitResult } from "../run/results.js";
 import type { Timings } from "../store/timings.js";
 import { cleanLogText, finishedLines, logLine, unitFailedLine, warnLine } from "./lines.js";
 import { renderRegion, visibleWidth } from "./live-view.js";

@@ -1,4 +1,4 @@
-import type { ExperimentResult, UnitLabel, UnitResult } from "../run/executor.js";
+import type { ExperimentResult, UnitLabel, UnitResult } from "../run/results.js";
 import type { Timings } from "../store/timings.js";
 import { cleanLogText, clockTime, finishedLines, logLine, progressLine, stamp, startedLine, unitFailedLine, warnLine } from "./lines.js";
 import { Progress } from "./progress.js";

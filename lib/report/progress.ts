@@ -1,4 +1,4 @@
-import type { UnitLabel, UnitResult } from "../run/executor.js";
+import type { UnitLabel, UnitResult } from "../run/results.js";
 import type { Timings } from "../store/timings.js";
 import { remainingMs, unitEstimate } from "./eta.js";
 

@@ -1,5 +1,5 @@
 import type { WriteStream } from "node:tty";
-import type { ExecutionEvents } from "../run/executor.js";
+import type { ExecutionEvents } from "../run/results.js";
 import type { Timings } from "../store/timings.js";
 import { LiveReporter } from "./live.js";
 import { PlainReporter } from "./plain.js";

@@ -1,6 +1,6 @@
 import { closeSync, mkdirSync, openSync, readdirSync, rmSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import type { ExperimentResult, UnitLabel, UnitResult } from "../run/executor.js";
+import type { ExperimentResult, UnitLabel, UnitResult } from "../run/results.js";
 import { cleanLogText, clockTime, stamp, stripEscapes, warnLine } from "./lines.js";
 import { makePaint, seconds } from "./style.js";
 

@@ -1,5 +1,5 @@
 import { join, relative } from "node:path";
-import type { ExperimentResult } from "../run/executor.js";
+import type { ExperimentResult } from "../run/results.js";
 import type { Graph } from "../graph/graph.js";
 import { hypothesesLines } from "./hypotheses.js";
 import type { Paint } from "./style.js";

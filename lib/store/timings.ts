@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import type { ExperimentResult } from "../run/executor.js";
+import type { ExperimentResult } from "../run/results.js";
 import { writeFileAtomic } from "./atomic.js";
 
 /** File name under the tool's state folder. */

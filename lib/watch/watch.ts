@@ -3,7 +3,7 @@ import { watch, type FSWatcher } from "chokidar";
 import { buildWorkspace, definitions, openWorkspace, prepareBuild, type BuildOutcome } from "../api/build.js";
 import { STATE_DIR } from "../workspace/state.js";
 import { LOCK_FILE } from "../lock/lockfile.js";
-import type { ExecutionEvents } from "../run/executor.js";
+import type { ExecutionEvents } from "../run/results.js";
 import { findRoot, loadSettings } from "../workspace/workspace.js";
 
 /** Trailing quiet time before a rebuild, and the longest a burst of events can delay it. */
