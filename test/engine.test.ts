@@ -434,6 +434,24 @@ modules("with a compiled x.js beside x.ts, the key covers the file that runs, as
   assert.is(ws.read("data/from_js/v1/replicate_0/baseline/o.txt"), "js2");
 });
 
+modules("a module imported through the tsconfig's paths (\"@lib/words\") is part of the key, as tsx resolves it", async () => {
+  const ws = new Ws({
+    "tsconfig.json": `{\n  // tsx reads this, comments and all\n  "compilerOptions": { "baseUrl": ".", "paths": { "@lib/*": ["lib/*"] } }\n}\n`,
+    ...producer("aliased", { head: `import { word } from "@lib/words";`, value: `word()` }),
+    "lib/words.ts": `export const word = () => "one";\n`,
+  });
+  await ok(ws);
+  assert.is(ws.read("data/aliased/v0/replicate_0/baseline/o.txt"), "one");
+  assert.equal(Object.keys(ws.lock().experiments.aliased.code).sort(), ["experiments/aliased/steps.ts", "lib/words.ts"]);
+  assert.equal(ws.lock().experiments.aliased.packages, {}, "not a package");
+
+  ws.edit("lib/words.ts", (t) => t.replace("one", "two"));
+  const s = await ws.status();
+  assert.match(statusLine(s, "aliased"), /code lib\/words\.ts modified/, s.output);
+  assert.equal((await ok(ws)).ran, ["aliased:baseline:0"]);
+  assert.is(ws.read("data/aliased/v1/replicate_0/baseline/o.txt"), "two");
+});
+
 modules("a JSON file that code requires or imports is part of the key; reformatting it is not a change", async () => {
   const ws = new Ws({
     ...producer("imports_json", { head: `import table from "../common/table.json";`, value: `String(table.rate)` }),

@@ -1,7 +1,9 @@
-import { statSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { builtinModules } from "node:module";
+import { createPathsMatcher, parseTsconfig, type PathsMatcher } from "get-tsconfig";
 import { dirname, extname, join, relative } from "node:path";
 import type { Digest } from "../hash/digest.js";
+import { tsconfigOf } from "../hash/facts.js";
 import type { StatCache } from "../hash/stat-cache.js";
 import { toPosix } from "../workspace/workspace.js";
 import { ANALYSIS_KIND, analyzeModule, type ModuleInfo } from "./analyze.js";
@@ -50,7 +52,11 @@ function candidatesFor(base: string, fromTypeScript: boolean): string[] {
 
 /** Resolves a relative import the way a worker's loaders do (see candidatesFor). */
 export function resolveLocalImport(root: string, fromRel: string, specifier: string): string | undefined {
-  const candidates = candidatesFor(join(root, dirname(fromRel), specifier), TYPESCRIPT_PARENT.test(fromRel));
+  return firstFile(root, candidatesFor(join(root, dirname(fromRel), specifier), TYPESCRIPT_PARENT.test(fromRel)));
+}
+
+/** The first of `candidates` that is a file, relative to `root`. */
+function firstFile(root: string, candidates: string[]): string | undefined {
   for (const c of candidates) {
     try {
       if (statSync(c).isFile()) return toPosix(relative(root, c));
@@ -76,8 +82,30 @@ export class ModuleIndex {
   private readonly memo = new Map<string, Promise<ModuleInfo>>();
   private readonly packages: PackageVersions;
 
+  /** The tsconfig's `paths` as tsx applies them (see aliasedImport); null without any. */
+  private paths?: PathsMatcher | null;
+
   constructor(private readonly root: string, private readonly statCache: StatCache) {
     this.packages = new PackageVersions(statCache);
+  }
+
+  /**
+   * A bare import (`@lib/words`) that the tsconfig.json tsx applies maps to a local file through
+   * its `paths`, resolved as tsx does: each mapped path in turn, with the same extensions as a
+   * relative import. Undefined when it is a package. get-tsconfig is tsx's own reader.
+   */
+  private aliasedImport(fromRel: string, specifier: string): string | undefined {
+    if (this.paths === undefined) {
+      const file = tsconfigOf(this.root);
+      this.paths = file === undefined || !existsSync(file) ? null : createPathsMatcher({ path: file, config: parseTsconfig(file) });
+    }
+    if (this.paths === null) return undefined;
+    const fromTypeScript = TYPESCRIPT_PARENT.test(fromRel);
+    for (const mapped of this.paths(specifier)) {
+      const found = firstFile(this.root, candidatesFor(mapped, fromTypeScript));
+      if (found !== undefined) return found;
+    }
+    return undefined;
   }
 
   analyze(rel: string): Promise<ModuleInfo> {
@@ -148,8 +176,10 @@ export class ModuleIndex {
             if (target === undefined) packages[`unresolved:${spec}`] = "missing";
             else if (!(target in files)) queue.push(target);
           } else {
-            const name = packageName(spec);
-            if (name) imported.push({ name, from: dirname(join(this.root, rel)) });
+            const aliased = this.aliasedImport(rel, spec);
+            const name = aliased === undefined ? packageName(spec) : undefined;
+            if (aliased !== undefined && !(aliased in files)) queue.push(aliased);
+            else if (name) imported.push({ name, from: dirname(join(this.root, rel)) });
           }
         }
       });
