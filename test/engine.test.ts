@@ -584,6 +584,28 @@ decl("a declared env variable: a new value reruns, the same value does not, and 
   for (const f of filesUnder(ws.path("data/.store"))) assert.not.ok(readFileSync(ws.path(join("data/.store", f)), "utf8").includes("secret"), `store file ${f} holds no value`);
 });
 
+decl("a file a step reads but inputs: does not declare is named in a warning, until it is declared", async () => {
+  const ws = new Ws({
+    "experiments/reader/config.yaml": "outputs:\n  o:\n    file_name: o.txt\nsteps: [emit]\n",
+    "experiments/reader/steps.ts": `import { readFileSync } from "node:fs";\nimport { createRequire } from "node:module";\nexport const emit = (d: unknown, ctx: any) => {\n  const extra = createRequire(__filename)("../common/extra.js");\n  ctx.outputs.o.write(readFileSync("raw.csv", "utf8") + readFileSync("../../shared/table.txt", "utf8") + extra.x);\n  return d;\n};\n`,
+    "experiments/reader/raw.csv": "1,2\n",
+    "experiments/common/extra.js": "exports.x = 'x';\n",
+    "shared/table.txt": "t\n",
+  });
+  const first = await ok(ws);
+  const warning = first.output.split("\n").find((l) => l.includes("does not cover")) ?? "";
+  assert.match(warning, /reader: read experiments\/reader\/raw\.csv, shared\/table\.txt, which its key does not cover: editing them will not make reader stale; list them under inputs: in experiments\/reader\/config\.yaml \(raw\.csv, \.\.\/\.\.\/shared\/table\.txt\)/, first.output);
+  assert.not.match(warning, /extra\.js/, "a module it requires is code, not data");
+  assert.not.match(warning, /data\//, "nor what it writes or what crystallize reads for it");
+
+  ws.edit("experiments/reader/config.yaml", (t) => `${t}inputs: [raw.csv, ../../shared/table.txt]\n`);
+  const declared = await ok(ws);
+  assert.match(declared.output, /1 built/, declared.output);
+  assert.not.match(declared.output, /does not cover/, declared.output);
+  ws.edit("shared/table.txt", () => "u\n");
+  assert.match(statusLine(await ws.status(), "reader"), /input shared\/table\.txt modified/);
+});
+
 decl.run();
 
 // ---------------------------------------------------------------------------------------------

@@ -222,6 +222,7 @@ async function execute(loaded: LoadedWorkspace, options: BuildOptions, p: Prepar
     workerMemoryMb: loaded.workspace.settings.workerMemoryMb,
     pool,
     codeOf: (name) => Object.keys(p.facts.get(name)!.code.files),
+    inputsOf: (name) => Object.keys(p.facts.get(name)!.inputs),
     interpreterOf: (name) => p.pythons.command(loaded.graph.node(name).config),
     events: withDefaults(options.events),
     tag: `${process.pid}-${randomBytes(3).toString("hex")}`,

@@ -1,6 +1,6 @@
 import { existsSync, statSync } from "node:fs";
 import { builtinModules } from "node:module";
-import { createPathsMatcher, parseTsconfig, type PathsMatcher } from "get-tsconfig";
+import type { PathsMatcher } from "get-tsconfig";
 import { dirname, extname, join, relative } from "node:path";
 import type { Digest } from "../hash/digest.js";
 import { tsconfigOf } from "../hash/facts.js";
@@ -95,11 +95,7 @@ export class ModuleIndex {
    * relative import. Undefined when it is a package. get-tsconfig is tsx's own reader.
    */
   private aliasedImport(fromRel: string, specifier: string): string | undefined {
-    if (this.paths === undefined) {
-      const file = tsconfigOf(this.root);
-      this.paths = file === undefined || !existsSync(file) ? null : createPathsMatcher({ path: file, config: parseTsconfig(file) });
-    }
-    if (this.paths === null) return undefined;
+    if (!this.paths) return undefined;
     const fromTypeScript = TYPESCRIPT_PARENT.test(fromRel);
     for (const mapped of this.paths(specifier)) {
       const found = firstFile(this.root, candidatesFor(mapped, fromTypeScript));
@@ -149,6 +145,12 @@ export class ModuleIndex {
    * modules need the interpreter's facts (`python`) to tell packages from the standard library.
    */
   async closure(entries: string[], python?: PythonEnv): Promise<CodeClosure> {
+    if (this.paths === undefined) {
+      const file = tsconfigOf(this.root);
+      // Loaded only where there is a tsconfig: most workspaces have none.
+      const tsconfig = file === undefined || !existsSync(file) ? undefined : await import("get-tsconfig");
+      this.paths = tsconfig && file ? tsconfig.createPathsMatcher({ path: file, config: tsconfig.parseTsconfig(file) }) : null;
+    }
     const searchDirs = [...new Set(entries.map((e) => dirname(e)))];
     const files: Record<string, Digest> = {};
     const packages: Record<string, string> = {};

@@ -1,5 +1,5 @@
 import { rm } from "node:fs/promises";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { statSync } from "node:fs";
 import { digestFile, type Digest } from "../hash/digest.js";
 import type { UnitKey } from "../hash/keys.js";
@@ -15,6 +15,8 @@ import { oneLine, relativiseStack } from "./user-error.js";
 import { Compiler } from "./compile.js";
 import { Workers } from "./workers.js";
 import { unitSpec } from "./spec.js";
+import { undeclaredReads } from "./undeclared.js";
+import { toPosix } from "../workspace/workspace.js";
 import type { ExecutionEvents, ExperimentResult, UnitResult } from "./results.js";
 
 export interface ExecuteOptions {
@@ -39,6 +41,8 @@ export interface ExecuteOptions {
   pool?: WorkerPool;
   /** The workspace-relative code files an experiment's units run (its code closure). */
   codeOf(experiment: string): Iterable<string>;
+  /** The workspace-relative files matched by an experiment's `inputs:`. */
+  inputsOf(experiment: string): Iterable<string>;
   /** Single default data source export per experiment (see checkExports). */
   singles: Map<string, string | undefined>;
   /** Scheduling priority per experiment: higher first (longest remaining path). */
@@ -98,6 +102,8 @@ export class Executor {
   /** Hypothesis evaluations under way: they do not hold up dependents, only the end of run(). */
   private readonly verdicts = new Map<string, Promise<SettledHypotheses | undefined>>();
   private readonly unitById = new Map<string, Unit>();
+  /** Per experiment: the undeclared files already warned about (see warnUndeclared). */
+  private readonly undeclaredWarned = new Map<string, Set<string>>();
   private onIdle: () => void = () => {};
   /** When the first unit reached a worker: what comes before is start-up, not scheduling. */
   firstUnitAt?: number;
@@ -381,6 +387,7 @@ export class Executor {
       durationMs: Math.round(outcome.durationMs),
     };
     if (!verifying) await this.o.store.writeRecord(record);
+    this.warnUndeclared(unit.experiment, outcome.read);
     return { ...base, cached: false, outcome: { status: "ok", record } };
   }
 
@@ -445,6 +452,25 @@ export class Executor {
       this.o.events.warn(plan.name, `hypotheses could not be evaluated: ${(err as Error).message}`);
       return undefined;
     }
+  }
+
+  /**
+   * Files the unit read that its key does not cover (see undeclaredReads): said once per
+   * experiment and file, with where to declare them.
+   */
+  private warnUndeclared(experiment: string, read: string[] | undefined): void {
+    if (!read || read.length === 0) return;
+    const keyed = new Set([...this.o.codeOf(experiment), ...this.o.inputsOf(experiment)]);
+    const warned = this.undeclaredWarned.get(experiment) ?? new Set<string>();
+    this.undeclaredWarned.set(experiment, warned);
+    const fresh = undeclaredReads(this.o.root, this.o.store.dataDir, read, keyed).filter((f) => !warned.has(f));
+    if (fresh.length === 0) return;
+    for (const f of fresh) warned.add(f);
+    const cfg = this.o.graph.node(experiment).config;
+    const names = fresh.length <= 3 ? fresh.join(", ") : `${fresh.slice(0, 3).join(", ")} and ${fresh.length - 3} more`;
+    const asInputs = fresh.slice(0, 3).map((f) => toPosix(relative(cfg.dir, f))).join(", ");
+    const it = fresh.length === 1 ? "it" : "them";
+    this.o.events.warn(experiment, `read ${names}, which its key does not cover: editing ${it} will not make ${experiment} stale; list ${it} under inputs: in ${cfg.configFile} (${asInputs})`);
   }
 
   private finish(result: ExperimentResult): void {

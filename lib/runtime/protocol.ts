@@ -116,6 +116,11 @@ export type FromWorker =
       /** Metric name -> values recorded in this unit, in order. */
       metrics: Record<string, unknown[]>;
       durationMs: number;
+      /**
+       * Absolute paths of the files the unit opened to read (code loaded included): the CLI
+       * warns about those its key does not cover (see undeclaredReads).
+       */
+      read?: string[];
     }
   | { type: "failed"; id: string; error: UserError; durationMs: number }
   | {

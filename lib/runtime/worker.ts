@@ -14,6 +14,7 @@ import type { ExportRef, FromWorker, ToWorker, UnitSpec, UserError, VerifyReques
 import { ModuleTypes } from "../code/module-type.js";
 import { seededRandom } from "./random.js";
 import { addCompiled, useCommonJsLoader, useEsmLoader } from "./register.js";
+import { startReads, takeReads, watchReads } from "./reads.js";
 
 const send = (msg: FromWorker) => process.send!(msg);
 const modules = new Map<string, Promise<Record<string, unknown>>>();
@@ -236,11 +237,13 @@ process.on("message", async (msg: ToWorker) => {
   addCompiled(msg.compiled);
   const started = performance.now();
   current = msg.unit.id;
+  startReads();
   try {
     const metrics = await runUnit(msg.unit);
     for (const flush of flushOutput) flush();
-    send({ type: "done", id: msg.unit.id, metrics, durationMs: performance.now() - started });
+    send({ type: "done", id: msg.unit.id, metrics, durationMs: performance.now() - started, read: takeReads() });
   } catch (err) {
+    takeReads();
     for (const flush of flushOutput) flush();
     send({ type: "failed", id: msg.unit.id, error: userError(err), durationMs: performance.now() - started });
   } finally {
@@ -256,6 +259,7 @@ process.on("unhandledRejection", (reason) => {
 });
 process.on("disconnect", () => process.exit(0));
 useCommonJsLoader();
+watchReads();
 // Where the workspace's code is ES modules, every unit needs those hooks: start them now,
 // while the worker is not yet on anyone's critical path.
 if (moduleTypes.packageType(process.cwd()) === "module") useEsmLoader();

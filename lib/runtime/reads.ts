@@ -1,0 +1,60 @@
+/**
+ * The files a unit opens to read, seen by wrapping the `fs` functions that open a file by its
+ * path. The CLI compares them with what the unit's key covers and warns about the rest (see
+ * lib/run/undeclared.ts): a data file read but not declared under `inputs:` can change without
+ * making the experiment stale. Modules loaded with `require` are code, which the key follows
+ * by analysis instead, and are left out.
+ */
+import fs from "node:fs";
+import Module, { syncBuiltinESMExports } from "node:module";
+import { resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+let reads: Set<string> | undefined;
+
+function pathOf(arg: unknown): string | undefined {
+  if (typeof arg === "string") return resolve(arg);
+  if (arg instanceof URL) return arg.protocol === "file:" ? fileURLToPath(arg) : undefined;
+  if (Buffer.isBuffer(arg)) return resolve(arg.toString());
+  return undefined;
+}
+
+/** Whether `open`'s flags read only (a file opened to write is an output, not an input). */
+function readOnly(flags: unknown): boolean {
+  if (flags === undefined || flags === null) return true;
+  if (typeof flags === "number") return (flags & (fs.constants.O_WRONLY | fs.constants.O_RDWR)) === 0;
+  return flags === "r" || flags === "rs" || flags === "sr";
+}
+
+/** Wraps the fs functions once, at the worker's start; they record only while a unit runs. */
+export function watchReads(): void {
+  const note = (path: unknown) => {
+    const abs = reads && pathOf(path);
+    if (abs) reads!.add(abs);
+  };
+  const wrap = (target: Record<string, unknown>, name: string, record: (args: unknown[]) => void) => {
+    const original = target[name] as (...args: unknown[]) => unknown;
+    target[name] = Object.assign(function (this: unknown, ...args: unknown[]) {
+      record(args);
+      return original.apply(this, args);
+    }, original);
+  };
+  const api = fs as unknown as Record<string, unknown>;
+  const promises = fs.promises as unknown as Record<string, unknown>;
+  for (const [target, name] of [[api, "readFileSync"], [api, "readFile"], [api, "createReadStream"], [promises, "readFile"]] as const) wrap(target, name, (a) => note(a[0]));
+  for (const [target, name] of [[api, "openSync"], [api, "open"], [promises, "open"]] as const) wrap(target, name, (a) => readOnly(typeof a[1] === "function" ? undefined : a[1]) && note(a[0]));
+  // ES modules that import { readFileSync } from "node:fs" see the wrapped functions too.
+  syncBuiltinESMExports();
+}
+
+export function startReads(): void {
+  reads = new Set();
+}
+
+/** What the unit read since startReads, modules it required excepted; recording stops. */
+export function takeReads(): string[] {
+  const loaded = (Module as unknown as { _cache: Record<string, unknown> })._cache;
+  const out = [...(reads ?? [])].filter((path) => !(path in loaded));
+  reads = undefined;
+  return out;
+}
