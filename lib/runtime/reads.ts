@@ -7,24 +7,9 @@
  */
 import fs from "node:fs";
 import Module, { syncBuiltinESMExports } from "node:module";
-import { resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { opensForWriting, pathOf } from "./fs-args.js";
 
 let reads: Set<string> | undefined;
-
-function pathOf(arg: unknown): string | undefined {
-  if (typeof arg === "string") return resolve(arg);
-  if (arg instanceof URL) return arg.protocol === "file:" ? fileURLToPath(arg) : undefined;
-  if (Buffer.isBuffer(arg)) return resolve(arg.toString());
-  return undefined;
-}
-
-/** Whether `open`'s flags read only (a file opened to write is an output, not an input). */
-function readOnly(flags: unknown): boolean {
-  if (flags === undefined || flags === null) return true;
-  if (typeof flags === "number") return (flags & (fs.constants.O_WRONLY | fs.constants.O_RDWR)) === 0;
-  return flags === "r" || flags === "rs" || flags === "sr";
-}
 
 /** Wraps the fs functions once, at the worker's start; they record only while a unit runs. */
 export function watchReads(): void {
@@ -42,7 +27,7 @@ export function watchReads(): void {
   const api = fs as unknown as Record<string, unknown>;
   const promises = fs.promises as unknown as Record<string, unknown>;
   for (const [target, name] of [[api, "readFileSync"], [api, "readFile"], [api, "createReadStream"], [promises, "readFile"]] as const) wrap(target, name, (a) => note(a[0]));
-  for (const [target, name] of [[api, "openSync"], [api, "open"], [promises, "open"]] as const) wrap(target, name, (a) => readOnly(typeof a[1] === "function" ? undefined : a[1]) && note(a[0]));
+  for (const [target, name] of [[api, "openSync"], [api, "open"], [promises, "open"]] as const) wrap(target, name, (a) => !opensForWriting(typeof a[1] === "function" ? undefined : a[1]) && note(a[0]));
   // ES modules that import { readFileSync } from "node:fs" see the wrapped functions too.
   syncBuiltinESMExports();
 }

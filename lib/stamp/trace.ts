@@ -1,8 +1,7 @@
 import childProcess from "node:child_process";
 import fs, { type BigIntStats, type Stats } from "node:fs";
 import { syncBuiltinESMExports } from "node:module";
-import { resolve, sep } from "node:path";
-import { fileURLToPath } from "node:url";
+import { opensForWriting, pathOf } from "../runtime/fs-args.js";
 import { stampPath, toolStateTest, writeStamp, type Context } from "./stamp.js";
 import { failedSignature, followedSignature, lstatSignature, signatureOf, type Signature } from "./signature.js";
 
@@ -48,24 +47,6 @@ const WRITES = ["writeFile", "appendFile", "mkdtemp", "truncate", "utimes", "lut
 /** fs functions that change what is at both their path arguments (or read one and write the other). */
 const WRITES_TWO = ["rename", "cp", "copyFile", "symlink", "link"];
 const SPAWNS = ["spawn", "spawnSync", "exec", "execSync", "execFile", "execFileSync", "fork"] as const;
-
-/** Whether `resolve(p)` would return `p` as it is: most paths the engine passes are joined already. */
-function isResolved(p: string): boolean {
-  return sep === "/" && p.charCodeAt(0) === 47 && !p.includes("//") && !p.includes("/./") && !p.includes("/../") && !/\/\.{0,2}$/.test(p);
-}
-
-function pathOf(arg: unknown): string | undefined {
-  if (typeof arg === "string") return isResolved(arg) ? arg : resolve(arg);
-  if (arg instanceof URL) return arg.protocol === "file:" ? fileURLToPath(arg) : undefined;
-  if (Buffer.isBuffer(arg)) return resolve(arg.toString());
-  return undefined;
-}
-
-function opensForWriting(flags: unknown): boolean {
-  if (flags === undefined || flags === null) return false;
-  if (typeof flags === "number") return (flags & (fs.constants.O_WRONLY | fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_TRUNC | fs.constants.O_APPEND)) !== 0;
-  return String(flags) !== "r" && String(flags) !== "rs" && String(flags) !== "sr";
-}
 
 let active: Trace | undefined;
 
