@@ -83,7 +83,7 @@ export class ModuleIndex {
   private readonly packages: PackageVersions;
 
   /** The tsconfig's `paths` as tsx applies them (see aliasedImport); null without any. */
-  private paths?: PathsMatcher | null;
+  private paths?: Promise<PathsMatcher | null>;
 
   constructor(private readonly root: string, private readonly statCache: StatCache) {
     this.packages = new PackageVersions(statCache);
@@ -94,14 +94,22 @@ export class ModuleIndex {
    * its `paths`, resolved as tsx does: each mapped path in turn, with the same extensions as a
    * relative import. Undefined when it is a package. get-tsconfig is tsx's own reader.
    */
-  private aliasedImport(fromRel: string, specifier: string): string | undefined {
-    if (!this.paths) return undefined;
+  private aliasedImport(paths: PathsMatcher | null, fromRel: string, specifier: string): string | undefined {
+    if (!paths) return undefined;
     const fromTypeScript = TYPESCRIPT_PARENT.test(fromRel);
-    for (const mapped of this.paths(specifier)) {
+    for (const mapped of paths(specifier)) {
       const found = firstFile(this.root, candidatesFor(mapped, fromTypeScript));
       if (found !== undefined) return found;
     }
     return undefined;
+  }
+
+  /** Read once per build, for every closure. get-tsconfig only where there is a tsconfig: most workspaces have none. */
+  private async tsconfigPaths(): Promise<PathsMatcher | null> {
+    const file = tsconfigOf(this.root);
+    if (file === undefined || !existsSync(file)) return null;
+    const { createPathsMatcher, parseTsconfig } = await import("get-tsconfig");
+    return createPathsMatcher({ path: file, config: parseTsconfig(file) });
   }
 
   analyze(rel: string): Promise<ModuleInfo> {
@@ -145,12 +153,7 @@ export class ModuleIndex {
    * modules need the interpreter's facts (`python`) to tell packages from the standard library.
    */
   async closure(entries: string[], python?: PythonEnv): Promise<CodeClosure> {
-    if (this.paths === undefined) {
-      const file = tsconfigOf(this.root);
-      // Loaded only where there is a tsconfig: most workspaces have none.
-      const tsconfig = file === undefined || !existsSync(file) ? undefined : await import("get-tsconfig");
-      this.paths = tsconfig && file ? tsconfig.createPathsMatcher({ path: file, config: tsconfig.parseTsconfig(file) }) : null;
-    }
+    const paths = await (this.paths ??= this.tsconfigPaths());
     const searchDirs = [...new Set(entries.map((e) => dirname(e)))];
     const files: Record<string, Digest> = {};
     const packages: Record<string, string> = {};
@@ -178,7 +181,7 @@ export class ModuleIndex {
             if (target === undefined) packages[`unresolved:${spec}`] = "missing";
             else if (!(target in files)) queue.push(target);
           } else {
-            const aliased = this.aliasedImport(rel, spec);
+            const aliased = this.aliasedImport(paths, rel, spec);
             const name = aliased === undefined ? packageName(spec) : undefined;
             if (aliased !== undefined && !(aliased in files)) queue.push(aliased);
             else if (name) imported.push({ name, from: dirname(join(this.root, rel)) });

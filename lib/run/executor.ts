@@ -102,8 +102,8 @@ export class Executor {
   /** Hypothesis evaluations under way: they do not hold up dependents, only the end of run(). */
   private readonly verdicts = new Map<string, Promise<SettledHypotheses | undefined>>();
   private readonly unitById = new Map<string, Unit>();
-  /** Per experiment: the undeclared files already warned about (see warnUndeclared). */
-  private readonly undeclaredWarned = new Map<string, Set<string>>();
+  /** Per experiment: the files its key covers, and the undeclared ones already warned about (see warnUndeclared). */
+  private readonly undeclared = new Map<string, { keyed: ReadonlySet<string>; warned: Set<string> }>();
   private onIdle: () => void = () => {};
   /** When the first unit reached a worker: what comes before is start-up, not scheduling. */
   firstUnitAt?: number;
@@ -460,9 +460,12 @@ export class Executor {
    */
   private warnUndeclared(experiment: string, read: string[] | undefined): void {
     if (!read || read.length === 0) return;
-    const keyed = new Set([...this.o.codeOf(experiment), ...this.o.inputsOf(experiment)]);
-    const warned = this.undeclaredWarned.get(experiment) ?? new Set<string>();
-    this.undeclaredWarned.set(experiment, warned);
+    let seen = this.undeclared.get(experiment);
+    if (!seen) {
+      seen = { keyed: new Set([...this.o.codeOf(experiment), ...this.o.inputsOf(experiment)]), warned: new Set() };
+      this.undeclared.set(experiment, seen);
+    }
+    const { keyed, warned } = seen;
     const fresh = undeclaredReads(this.o.root, this.o.store.dataDir, read, keyed).filter((f) => !warned.has(f));
     if (fresh.length === 0) return;
     for (const f of fresh) warned.add(f);
