@@ -1,4 +1,5 @@
-import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { test } from "uvu";
@@ -6,7 +7,7 @@ import * as assert from "uvu/assert";
 import { Mixer } from "../lib/stamp/hash.js";
 import { followedSignature, mixCurrent, mixRecorded, signatureOf, type Signature } from "../lib/stamp/signature.js";
 import { replayable, writeStamp, type Context } from "../lib/stamp/stamp.js";
-import { copyFixture, runCli } from "./helpers.js";
+import { copyFixture, REPO, runCli } from "./helpers.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -68,7 +69,7 @@ function stampOf(files: string[], startedAt: number, env: Set<string> | null = n
   const dir = scratch();
   const file = join(dir, "stamp");
   const reads = new Map(files.map((p) => [p, signatureOf(p)] as [string, Signature]));
-  return { file, written: writeStamp(file, context, { reads, startedAt, env, terminal }, "done in \0\n") };
+  return { file, written: writeStamp(file, context, { reads, startedAt, env, terminal }, { stdout: "done in \0\n", exitCode: 0 }) };
 }
 
 /** The stamp's header, edited by `edit`: how another process would see it. */
@@ -96,7 +97,7 @@ test("a stamp replays while nothing it lists changed, and not after", async () =
   writeFileSync(f, "1");
   const { file, written } = stampOf([f, dir], Date.now() + 10_000);
   assert.ok(written);
-  assert.is(replayable(file, context), "done in \0\n");
+  assert.equal(replayable(file, context), { stdout: "done in \0\n", exitCode: 0 });
   for (const [field, value] of [["argv", ["build", "-j", "2"]], ["cwd", "/x"], ["tool", "t2"]] as const) {
     assert.is(replayable(file, { ...context, [field]: value }), undefined, field);
   }
@@ -157,7 +158,7 @@ test("a path changed during the run voids the stamp; one changed just before lea
   await sleep(20);
   writeFileSync(f, "22");
   const during = join(scratch(), "stamp");
-  writeStamp(during, context, { reads, startedAt: Date.now() + 10_000, env: new Set(), terminal: false }, "");
+  writeStamp(during, context, { reads, startedAt: Date.now() + 10_000, env: new Set(), terminal: false }, { stdout: "", exitCode: 0 });
   assert.is(replayable(during, context), undefined, "changed during the run: the signature from before no longer matches");
   const fresh = stampOf([f], Date.now());
   assert.not.ok(fresh.written, "changed less than a clock tick before the run could change again unseen");
@@ -189,11 +190,11 @@ function gitHookEnvironment(): Record<string, string> {
 const logs = (ws: string) => readdirSync(join(ws, ".crystallize", "logs")).length;
 
 /** Runs `args` until a stamp exists: the first no-op after a build may be too close to its writes. */
-async function stamped(ws: string, args: string[], env: Record<string, string> = {}, cwd = ws): Promise<void> {
+async function stamped(ws: string, args: string[], env: Record<string, string> = {}, cwd = ws, code = 0): Promise<void> {
   const command = args.find((a) => a === "build" || a === "check")!;
   for (let i = 0; i < 5; i++) {
     const r = await runCli(args, cwd, env);
-    assert.is(r.code, 0, r.output);
+    assert.is(r.code, code, r.output);
     try {
       readFileSync(join(ws, ".crystallize", "stamps", command));
       return;
@@ -306,6 +307,79 @@ test("an unchanged check is answered from its stamp; a config edit is not", asyn
   const stale = await runCli(["check"], ws);
   assert.is(stale.code, 1, stale.output);
   assert.match(stale.stdout, /producer/);
+  rmSync(ws, { recursive: true, force: true });
+});
+
+test("a check that finds the lock out of date is answered from its stamp too, with exit 1", async () => {
+  const ws = copyFixture("tutorial");
+  assert.is((await runCli(["build"], ws)).code, 0);
+  appendFileSync(join(ws, "experiments", "producer", "config.yaml"), "replicates: 2\n");
+  const first = await runCli(["check"], ws);
+  assert.is(first.code, 1, first.output);
+  await stamped(ws, ["check"], {}, ws, 1);
+  const before = await settledStamp(ws, "check");
+  const replay = await runCli(["check"], ws);
+  assert.is(replay.code, 1, "the exit code is replayed with the answer");
+  assert.is(replay.stdout, first.stdout);
+  assert.is(stampIdentity(ws, "check"), before, "answered from the stamp");
+  assert.is((await runCli(["build"], ws)).code, 0);
+  const fixed = await runCli(["check"], ws);
+  assert.is(fixed.code, 0, "the build rewrote the lock, which the stamp lists");
+  assert.is(fixed.stdout, "crystallize.lock matches all 2 experiments\n");
+  rmSync(ws, { recursive: true, force: true });
+});
+
+/** The paths a stamp lists, and the variables it counts. */
+function stampContents(ws: string, command: string): { paths: string[]; envNames: string[] | null } {
+  const [header, ...paths] = readFileSync(join(ws, ".crystallize", "stamps", command), "utf8").trimEnd().split("\n");
+  return { paths: paths.sort(), envNames: JSON.parse(header).envNames };
+}
+
+/** Node's module loader reads this for `node --watch` whenever it loads a module: no input to an answer. */
+const LOADER_ONLY = "WATCH_REPORT_DEPENDENCIES";
+
+test("a build in a repository whose pre-commit hook runs check leaves check's stamp, as check itself would", async () => {
+  const ws = copyFixture("tutorial");
+  execFileSync("git", ["init", "-q", ws]);
+  assert.is((await runCli(["hook", "install"], ws)).code, 0);
+  const built = await runCli(["build"], ws);
+  assert.is(built.code, 0, built.output);
+  const prestamped = stampContents(ws, "check");
+  const before = await settledStamp(ws, "check");
+  const replay = await runCli(["check"], ws);
+  assert.is(replay.code, 0, replay.output);
+  assert.is(replay.stdout, "crystallize.lock matches all 2 experiments\n");
+  assert.is(stampIdentity(ws, "check"), before, "the hook's first check is answered from the stamp the build left");
+
+  // What a check run on its own lists: the same paths, the same variables. Besides the
+  // tool's own modules, which it loads after its trace starts: the tool's identity covers them.
+  rmSync(join(ws, ".crystallize", "stamps", "check"));
+  await stamped(ws, ["check"]);
+  const own = stampContents(ws, "check");
+  assert.equal(prestamped.paths, own.paths.filter((p) => !p.replace(/^=/, "").startsWith(REPO + "/")));
+  // The build's check may have parsed configs the later one took from the stat cache (the
+  // YAML parser looks at LOG_TOKENS): it may count more variables, never fewer.
+  for (const name of own.envNames ?? []) if (name !== LOADER_ONLY) assert.ok(prestamped.envNames?.includes(name), `counts ${name}`);
+
+  const steps = join(ws, "experiments", "consumer", "steps.ts");
+  writeFileSync(steps, readFileSync(steps, "utf8").replace("data.producer_summary.total", "data.producer_summary.total * 2"));
+  const stale = await runCli(["check"], ws);
+  assert.is(stale.code, 1, "an edit after the build voids the stamp");
+  assert.match(stale.stdout, /consumer: code experiments\/consumer\/steps.ts modified/);
+  rmSync(ws, { recursive: true, force: true });
+});
+
+test("without a hook that runs check, a build leaves no stamp of check", async () => {
+  const ws = copyFixture("tutorial");
+  execFileSync("git", ["init", "-q", ws]);
+  writeFileSync(join(ws, ".git", "hooks", "pre-commit"), "#!/bin/sh\nexec npm run lint\n", { mode: 0o755 });
+  assert.is((await runCli(["build"], ws)).code, 0);
+  assert.not.ok(existsSync(join(ws, ".crystallize", "stamps", "check")), "a hook that does not mention crystallize");
+  writeFileSync(join(ws, ".pre-commit-config.yaml"), "repos:\n  - repo: local\n    hooks:\n      - id: crystallize-check\n");
+  const steps = join(ws, "experiments", "consumer", "steps.ts");
+  writeFileSync(steps, readFileSync(steps, "utf8").replace("data.producer_summary.total", "data.producer_summary.total * 3"));
+  assert.is((await runCli(["build"], ws)).code, 0);
+  assert.ok(existsSync(join(ws, ".crystallize", "stamps", "check")), "a hook manager configured to run it");
   rmSync(ws, { recursive: true, force: true });
 });
 

@@ -114,7 +114,8 @@ export async function buildCommand(targets: string[], flags: BuildFlags): Promis
     const log = reporting.logWorthShowing();
     process.stdout.write(`\n${verdict}: ${counts}\n` + (log ? outPaint("dim", `log: ${log}`) + "\n" : ""));
     const unchanged = outcome.experiments.every((r) => r.status === "cached" && (r.view ?? "intact") === "intact" && !r.hypotheses?.recomputed);
-    if (outcome.ok && unchanged && !outcome.lockWritten && !log) offerReplay({ root: loaded.workspace.root, elapsed });
+    if (outcome.ok && unchanged && !outcome.lockWritten && !log) offerReplay({ root: loaded.workspace.root, exitCode: EXIT.ok, elapsed });
+    else if (outcome.ok) await (await import("./prestamp.js")).prestampCheck(loaded.workspace.root);
     return outcome.ok ? EXIT.ok : EXIT.failed;
   } finally {
     reporting.close();
@@ -137,7 +138,17 @@ export async function statusCommand(targets: string[], flags: { cwd: string; jso
  * it records? Runs no user code and reads nothing under data/.
  */
 export async function checkCommand(flags: { cwd: string; json?: boolean }): Promise<number> {
+  const answer = await checkAnswer(flags);
+  process.stdout.write(answer.stdout);
+  // Either answer depends only on what the check read: a repeated check replays it.
+  if (!flags.json) offerReplay({ root: answer.root, exitCode: answer.exitCode });
+  return answer.exitCode;
+}
+
+/** What `check` prints and exits with, and the workspace it looked at. */
+export async function checkAnswer(flags: { cwd: string; json?: boolean }): Promise<{ stdout: string; exitCode: number; root: string }> {
   const loaded = await openWorkspace(flags.cwd);
+  const root = loaded.workspace.root;
   const prepared = await prepareBuild(loaded, {});
   const assessments = [
     ...(await assess({ graph: loaded.graph, plan: prepared.plan, facts: prepared.facts, keyOf: prepared.keyOf, lock: prepared.lock, force: new Set(), source: { kind: "lock" } })).values(),
@@ -146,26 +157,19 @@ export async function checkCommand(flags: { cwd: string; json?: boolean }): Prom
   const orphans = Object.keys(prepared.lock?.experiments ?? {}).filter((n) => !loaded.graph.nodes.has(n)).sort();
   const stale = assessments.filter((a) => a.state !== "fresh");
   const ok = stale.length === 0 && orphans.length === 0 && prepared.lock !== undefined;
+  const exitCode = ok ? EXIT.ok : EXIT.failed;
   if (flags.json) {
-    printJson({ command: "check", ok, lock: prepared.lock !== undefined, experiments: assessments.map(assessmentJson), removed: orphans });
-    return ok ? EXIT.ok : EXIT.failed;
+    const doc = { command: "check", ok, lock: prepared.lock !== undefined, experiments: assessments.map(assessmentJson), removed: orphans };
+    return { stdout: JSON.stringify(doc, null, 2) + "\n", exitCode, root };
   }
-  if (prepared.lock === undefined) {
-    process.stdout.write(`no ${LOCK_FILE}: run \`crystallize build\` and commit the lock\n`);
-    return EXIT.failed;
-  }
-  if (ok) {
-    process.stdout.write(`${LOCK_FILE} matches all ${assessments.length} experiments\n`);
-    offerReplay({ root: loaded.workspace.root });
-    return EXIT.ok;
-  }
+  if (prepared.lock === undefined) return { stdout: `no ${LOCK_FILE}: run \`crystallize build\` and commit the lock\n`, exitCode, root };
+  if (ok) return { stdout: `${LOCK_FILE} matches all ${assessments.length} experiments\n`, exitCode, root };
   // Asked only now: the answer "matches" reads the same on a terminal or not, so its stamp
   // replays in a shell and in a hook that captures the output alike.
   const paint = makePaint(useColor(process.stdout));
   const lines = stale.length ? [renderAssessment(stale, paint)] : [];
   for (const o of orphans) lines.push(`${paint("yellow", "stale  ")} ${o}: in ${LOCK_FILE} but no longer in the workspace`);
-  process.stdout.write(lines.join("\n") + `\n${LOCK_FILE} is out of date: run \`crystallize build\` and commit the lock\n`);
-  return EXIT.failed;
+  return { stdout: lines.join("\n") + `\n${LOCK_FILE} is out of date: run \`crystallize build\` and commit the lock\n`, exitCode, root };
 }
 
 /** `crystallize graph`: the DAG of the targets and their upstreams, each node with its status. */

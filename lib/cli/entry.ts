@@ -8,8 +8,8 @@ export async function run(argv: string[], context?: Context, command?: string): 
   if (!context || !command) return (await import("./main.js")).main(argv);
   // Loaded only here: tracing needs child_process, which a replay does without.
   const { startTrace, stampFromTrace } = await import("../stamp/trace.js");
-  const trace = startTrace();
+  const trace = startTrace(context);
   const code = await (await import("./main.js")).main(argv);
-  if (code === 0) stampFromTrace(trace, context, command);
+  stampFromTrace(trace, context, command, code);
   return code;
 }

@@ -42,10 +42,10 @@ export function answerFromStamp(argv: string[]): FastAnswer {
   // This bundle is rewritten by every build of the tool: its signature stands for the build.
   const context: Context = { argv, cwd: process.cwd(), tool: toolIdentity([join(__dirname, "fast.cjs")]) };
   for (let dir = resolve(start); ; dir = dirname(dir)) {
-    const stdout = replayable(stampPath(dir, command), context);
-    if (stdout !== undefined) {
-      process.stdout.write(stdout.replace("\0", seconds(performance.now() - started)));
-      return { exitCode: 0 };
+    const answer = replayable(stampPath(dir, command), context);
+    if (answer !== undefined) {
+      process.stdout.write(answer.stdout.replace("\0", seconds(performance.now() - started)));
+      return { exitCode: answer.exitCode };
     }
     if (dirname(dir) === dir) return { context, command };
   }

@@ -42,6 +42,32 @@ function findGit(dir: string): { tree: string; git: string } | undefined {
   }
 }
 
+/**
+ * Files that say what a repository's pre-commit hook runs: the hook itself (ours, the
+ * pre-commit framework's or lefthook's installer writes `.git/hooks/pre-commit`; husky's is
+ * `.husky/pre-commit`), and the hook managers' configurations.
+ */
+const HOOK_CONFIGS = [".pre-commit-config.yaml", "lefthook.yml", "lefthook.yaml", ".lefthook.yml"];
+
+/**
+ * Whether a commit in the repository holding `root` runs `crystallize check`, as far as the
+ * files say: a pre-commit hook is installed, and it or a hook manager's configuration names
+ * crystallize. A hook kept elsewhere (git's `core.hooksPath`) is not seen.
+ */
+export function hookRunsCheck(root: string): boolean {
+  const found = findGit(root);
+  if (!found) return false;
+  const hooks = [join(found.git, "hooks", "pre-commit"), join(found.tree, ".husky", "pre-commit")].filter((f) => existsSync(f));
+  if (hooks.length === 0) return false;
+  return [...hooks, ...HOOK_CONFIGS.map((f) => join(found.tree, f))].some((f) => {
+    try {
+      return readFileSync(f, "utf8").includes("crystallize");
+    } catch {
+      return false;
+    }
+  });
+}
+
 /** `crystallize hook install`: a plain git pre-commit hook running `crystallize check`. */
 export async function hookCommand(flags: { cwd: string; force?: boolean }): Promise<number> {
   const root = findRoot(flags.cwd);

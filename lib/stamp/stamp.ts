@@ -7,14 +7,15 @@ import { FOLLOW_MARK, isDirectory, mixCurrent, mixRecorded, newestTime, racyWind
 /**
  * A stamp vouches for one command line's answer: "run exactly like this, in this folder, with
  * these environment variables and this build of the tool, while every path listed still has
- * the same signature, and it prints this and exits 0". It is written only after a run that changed
- * nothing (see `stampFromTrace` in trace.ts), and answered from without loading the engine.
+ * the same signature, and it prints this and exits with this code". It is written only after a
+ * run that changed nothing (see `stampFromTrace` in trace.ts), and answered from without
+ * loading the engine.
  * Stored as `.crystallize/stamps/<command>`: this header as one JSON line, then one path a line
  * (marked `=` when its signature follows links, see Signature).
  */
 export interface StampHeader {
   /** Format of the file; a stamp of another format is ignored. */
-  format: 2;
+  format: 3;
   /** The command line after `crystallize`, exactly. */
   argv: string[];
   /** The folder the command ran in. */
@@ -38,7 +39,12 @@ export interface StampHeader {
   signatures: string;
   /** What the command printed on stdout; NUL marks where its elapsed time goes. */
   stdout: string;
+  /** Its exit code: 0, or 1 for a `check` that found the lock out of date. */
+  exitCode: number;
 }
+
+/** What a stamp replays. */
+export type Answer = Pick<StampHeader, "stdout" | "exitCode">;
 
 
 /** A stamp's path: tool state, never committed. */
@@ -114,10 +120,10 @@ function recordedSignatures(sigs: Signature[]): string {
 export type Context = Pick<StampHeader, "argv" | "cwd" | "tool">;
 
 /**
- * The stamp's recorded output when it applies to `context` and every listed path still has
+ * The stamp's recorded answer when it applies to `context` and every listed path still has
  * its signature; undefined otherwise (missing, unreadable or of another format included).
  */
-export function replayable(file: string, context: Context): string | undefined {
+export function replayable(file: string, context: Context): Answer | undefined {
   let text: string;
   try {
     text = readFileSync(file, "utf8");
@@ -131,13 +137,13 @@ export function replayable(file: string, context: Context): string | undefined {
   } catch {
     return undefined;
   }
-  if (header.format !== 2 || header.cwd !== context.cwd || header.tool !== context.tool) return undefined;
+  if (header.format !== 3 || header.cwd !== context.cwd || header.tool !== context.tool) return undefined;
   if (header.terminal !== null && header.terminal !== terminalState()) return undefined;
   if (header.argv.length !== context.argv.length || header.argv.some((a, i) => a !== context.argv[i])) return undefined;
   if (environmentDigest(header.envNames) !== header.env) return undefined;
   const paths = text.slice(newline + 1).split("\n");
   paths.pop();
-  return currentSignatures(paths) === header.signatures ? header.stdout : undefined;
+  return currentSignatures(paths) === header.signatures ? { stdout: header.stdout, exitCode: header.exitCode } : undefined;
 }
 
 export interface Observed {
@@ -159,7 +165,7 @@ export interface Observed {
  * first looked, so it no longer matches and the stamp never applies. Returns whether a stamp
  * was written.
  */
-export function writeStamp(file: string, context: Context, observed: Observed, stdout: string): boolean {
+export function writeStamp(file: string, context: Context, observed: Observed, answer: Answer): boolean {
   const paths = [...observed.reads.keys()];
   const before = [...observed.reads.values()];
   // A path that could not be looked at (permissions) cannot be vouched for.
@@ -181,7 +187,7 @@ export function writeStamp(file: string, context: Context, observed: Observed, s
     const kept = paths.flatMap((p, i) => (before[i] === "-" && isDirectory(observed.reads.get(dirname(p)) ?? ("-" as Signature)) ? [] : [i]));
     const envNames = observed.env === null ? null : [...observed.env].sort();
     const terminal = observed.terminal ? terminalState() : null;
-    const header: StampHeader = { format: 2, ...context, envNames, env: environmentDigest(envNames), terminal, signatures: recordedSignatures(kept.map((i) => before[i])), stdout };
+    const header: StampHeader = { format: 3, ...context, envNames, env: environmentDigest(envNames), terminal, signatures: recordedSignatures(kept.map((i) => before[i])), ...answer };
     const lines = kept.map((i) => (before[i].startsWith(FOLLOW_MARK) ? FOLLOW_MARK : "") + paths[i] + "\n");
     writeSync(fd, JSON.stringify(header) + "\n" + lines.join(""));
     written = true;

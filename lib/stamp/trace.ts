@@ -36,6 +36,8 @@ export interface Trace {
 export interface Offer {
   /** The workspace root: its `.crystallize/` holds the engine's state (see toolStateTest). */
   root: string;
+  /** The exit code that comes with the answer; any other code is not stamped. */
+  exitCode: number;
   /** The elapsed time as printed, which a replay prints anew. */
   elapsed?: string;
 }
@@ -48,37 +50,78 @@ const WRITES = ["writeFile", "appendFile", "mkdtemp", "truncate", "utimes", "lut
 const WRITES_TWO = ["rename", "cp", "copyFile", "symlink", "link"];
 const SPAWNS = ["spawn", "spawnSync", "exec", "execSync", "execFile", "execFileSync", "fork"] as const;
 
+/** The trace being recorded into, if any. The wrappers are installed once and stay. */
 let active: Trace | undefined;
+let installed = false;
+/** The context of the command line being traced (see startTrace). */
+let commandContext: Context | undefined;
 
 /**
- * Called by a command that found everything up to date and changed nothing; the trace then
- * decides whether the run was clean enough to stamp (see stampFromTrace). Without an active
- * trace (the API, tests in-process, other commands) it does nothing.
+ * Called by a command that changed nothing and whose answer depends only on what it read; the
+ * trace then decides whether the run was clean enough to stamp (see stampFromTrace). Without
+ * an active trace (the API, tests in-process, other commands) it does nothing.
  */
 export function offerReplay(offer: Offer): void {
   if (active) active.offer = offer;
 }
 
-/** Starts recording; meant to be called once, before the command's code runs. */
-export function startTrace(): Trace {
-  const trace: Trace = { reads: new Map(), writes: new Set(), env: new Set(), terminal: false, spawned: false, stdout: "", stderr: "", startedAt: Date.now() };
-  // Once a process is started the run cannot be stamped: stop paying for the record.
+function newTrace(): Trace {
+  return { reads: new Map(), writes: new Set(), env: new Set(), terminal: false, spawned: false, stdout: "", stderr: "", startedAt: Date.now() };
+}
+
+/**
+ * Starts recording the command line of `context`; meant to be called once, before the
+ * command's code runs.
+ */
+export function startTrace(context: Context): Trace {
+  install();
+  commandContext = context;
+  active = newTrace();
+  return active;
+}
+
+/** The context of the traced command line; undefined when this process is not traced. */
+export function tracedContext(): Context | undefined {
+  return commandContext;
+}
+
+/**
+ * Runs `fn` recorded into a trace of its own, then goes back to the trace before (if any):
+ * how a build records a `check` it runs after itself (see prestamp.ts).
+ */
+export async function traced<T>(fn: () => Promise<T>): Promise<{ trace: Trace; value: T }> {
+  install();
+  const outer = active;
+  const trace = (active = newTrace());
+  try {
+    return { trace, value: await fn() };
+  } finally {
+    active = outer;
+  }
+}
+
+/** The trace to record into: none once a process was started, whose reads are not seen. */
+function recording(): Trace | undefined {
+  return active && !active.spawned ? active : undefined;
+}
+
+function install(): void {
+  if (installed) return;
+  installed = true;
   const read = (arg: unknown) => {
-    if (trace.spawned) return;
-    const path = pathOf(arg);
-    if (path !== undefined && !trace.reads.has(path)) trace.reads.set(path, signatureOf(path));
+    const trace = recording();
+    const path = trace && pathOf(arg);
+    if (path !== undefined && !trace!.reads.has(path)) trace!.reads.set(path, signatureOf(path));
   };
   const write = (arg: unknown) => {
-    if (trace.spawned) return;
-    const path = pathOf(arg);
-    if (path !== undefined) trace.writes.add(path);
+    const path = recording() && pathOf(arg);
+    if (path !== undefined) active!.writes.add(path);
   };
   // Removing what is not there, or making a folder that is, changes nothing: a no-op build
   // clears its (never created) staging folder.
   const change = (arg: unknown, whenPresent: boolean) => {
-    if (trace.spawned) return;
-    const path = pathOf(arg);
-    if (path !== undefined && (signatureOf(path) !== "-") === whenPresent) trace.writes.add(path);
+    const path = recording() && pathOf(arg);
+    if (path !== undefined && (signatureOf(path) !== "-") === whenPresent) active!.writes.add(path);
   };
   const wrap = (target: Record<string, unknown>, name: string, before: (args: unknown[]) => void) => {
     const original = target[name];
@@ -105,23 +148,24 @@ export function startTrace(): Trace {
   for (const [name, followed] of [["statSync", true], ["lstatSync", false]] as const) {
     const original = fs[name] as (...a: unknown[]) => Stats | BigIntStats | undefined;
     const observed = function (this: unknown, ...args: unknown[]) {
-      const path = trace.spawned ? undefined : pathOf(args[0]);
-      if (path === undefined || trace.reads.has(path)) return original.apply(this, args);
+      const trace = recording();
+      const path = trace && pathOf(args[0]);
+      if (path === undefined || trace!.reads.has(path)) return original.apply(this, args);
       let result: Stats | BigIntStats | undefined;
       try {
         result = original.apply(this, args);
       } catch (err) {
-        trace.reads.set(path, failedSignature(err, followed));
+        trace!.reads.set(path, failedSignature(err, followed));
         throw err;
       }
-      trace.reads.set(path, followed ? followedSignature(result) : result?.isSymbolicLink() ? signatureOf(path) : lstatSignature(result));
+      trace!.reads.set(path, followed ? followedSignature(result) : result?.isSymbolicLink() ? signatureOf(path) : lstatSignature(result));
       return result;
     };
     (fs as unknown as Record<string, unknown>)[name] = observed;
   }
-  for (const name of SPAWNS) wrap(childProcess as unknown as Record<string, unknown>, name, () => (trace.spawned = true));
-  process.env = tracedEnvironment(process.env, trace);
-  traceTerminalQuestions(trace);
+  for (const name of SPAWNS) wrap(childProcess as unknown as Record<string, unknown>, name, () => void (active && (active.spawned = true)));
+  process.env = tracedEnvironment(process.env);
+  traceTerminalQuestions();
   // After the replacements: `import { statSync } from "node:fs"` (or `env` from "node:process")
   // in a module loaded later sees them too.
   syncBuiltinESMExports();
@@ -129,27 +173,26 @@ export function startTrace(): Trace {
   for (const [stream, key] of [[process.stdout, "stdout"], [process.stderr, "stderr"]] as const) {
     const original = stream.write;
     stream.write = function (this: NodeJS.WriteStream, chunk: unknown, ...rest: unknown[]) {
-      if (!trace.spawned) trace[key] += typeof chunk === "string" ? chunk : Buffer.from(chunk as Uint8Array).toString();
+      const trace = recording();
+      if (trace) trace[key] += typeof chunk === "string" ? chunk : Buffer.from(chunk as Uint8Array).toString();
       return (original as (...a: unknown[]) => boolean).call(this, chunk, ...rest);
     } as typeof stream.write;
   }
-  active = trace;
-  return trace;
 }
 
 /**
  * `env` seen through a proxy that notes each variable read (or asked about) into the trace;
  * listing the variables (`{...process.env}`, `Object.keys`) counts as reading them all.
  */
-function tracedEnvironment(env: NodeJS.ProcessEnv, trace: Trace): NodeJS.ProcessEnv {
+function tracedEnvironment(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   const note = (name: string | symbol) => {
-    if (typeof name === "string") trace.env?.add(name);
+    if (typeof name === "string") active?.env?.add(name);
   };
   return new Proxy(env, {
     get: (target, name) => (note(name), Reflect.get(target, name)),
     has: (target, name) => (note(name), Reflect.has(target, name)),
     getOwnPropertyDescriptor: (target, name) => (note(name), Reflect.getOwnPropertyDescriptor(target, name)),
-    ownKeys: (target) => ((trace.env = null), Reflect.ownKeys(target)),
+    ownKeys: (target) => (active && (active.env = null), Reflect.ownKeys(target)),
   });
 }
 
@@ -160,7 +203,7 @@ const TERMINAL_MEMBERS = ["isTTY", "columns", "rows", "getColorDepth", "hasColor
  * Notes into the trace when the command asks about the standard streams' terminals. Values
  * stay writable: Node updates `columns` and `rows` when a terminal is resized.
  */
-function traceTerminalQuestions(trace: Trace): void {
+function traceTerminalQuestions(): void {
   // Not stdin: its getter opens it. The stamped commands never prompt.
   for (const stream of [process.stdout, process.stderr] as unknown as Record<string, unknown>[]) {
     for (const name of TERMINAL_MEMBERS) {
@@ -168,7 +211,7 @@ function traceTerminalQuestions(trace: Trace): void {
       Object.defineProperty(stream, name, {
         configurable: true,
         enumerable: true,
-        get: () => ((trace.terminal = true), value),
+        get: () => (active && (active.terminal = true), value),
         set: (v) => (value = v),
       });
     }
@@ -176,24 +219,25 @@ function traceTerminalQuestions(trace: Trace): void {
 }
 
 /**
- * Writes the stamp of a traced run that succeeded, when the command offered its answer and the
- * run did nothing a stamp could not vouch for: started a process, wrote anything but the
- * engine's own state (see toolStateTest), or printed to stderr.
+ * Writes the stamp of a traced run that ended with `exitCode`, when the command offered that
+ * answer and the run did nothing a stamp could not vouch for: started a process, wrote
+ * anything but the engine's own state (see toolStateTest), or printed to stderr. `printed`:
+ * the answer's text, when the command returned it instead of printing it.
  */
-export function stampFromTrace(trace: Trace, context: Context, command: string): void {
+export function stampFromTrace(trace: Trace, context: Context, command: string, exitCode: number, printed = trace.stdout): void {
   const offer = trace.offer;
-  if (!offer || trace.spawned || trace.stderr !== "") return;
+  if (!offer || offer.exitCode !== exitCode || trace.spawned || trace.stderr !== "") return;
   const isToolState = toolStateTest(offer.root);
   for (const path of trace.writes) if (!isToolState(path)) return;
   const reads = new Map([...trace.reads].filter(([path]) => !isToolState(path)));
-  let stdout = trace.stdout;
+  let stdout = printed;
   if (offer.elapsed !== undefined) {
     const at = stdout.lastIndexOf(offer.elapsed);
     if (at < 0) return;
     stdout = stdout.slice(0, at) + "\0" + stdout.slice(at + offer.elapsed.length);
   }
   try {
-    writeStamp(stampPath(offer.root, command), context, { reads, startedAt: trace.startedAt, env: trace.env, terminal: trace.terminal }, stdout);
+    writeStamp(stampPath(offer.root, command), context, { reads, startedAt: trace.startedAt, env: trace.env, terminal: trace.terminal }, { stdout, exitCode });
   } catch {
     // A stamp is only ever a shortcut: failing to write one changes no answer.
   }
