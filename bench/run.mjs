@@ -99,6 +99,7 @@ function layered(n) {
   const engine = { CRYSTALLIZE_NO_STAMP: "1" };
   row(`  no-op build N=${n}, engine (no stamp)`, fmt(median(Array.from({ length: REPS }, () => cli(ws, ["build"], engine).ms))), `median of ${REPS}`);
   row(`  check N=${n}, engine (no stamp)`, fmt(median(Array.from({ length: REPS }, () => cli(ws, ["check"], engine).ms))), `median of ${REPS}`);
+  commitCycle(ws, levels);
 
   const root = levels[0][0];
   const steps = join(ws, "experiments", root, "steps.ts");
@@ -113,6 +114,57 @@ function layered(n) {
   const cone = downstreamCone(ws, root);
   const edit = ranIn(ws);
   row(`code edit of ${root}: experiments rerun`, edit.experiments, `${fmt(edit.ms)} (its downstream cone: ${cone})`);
+}
+
+/** Milliseconds of one CLI run that may exit 1 (a check that finds the lock out of date). */
+function timed(ws, args) {
+  const t = performance.now();
+  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: ws, encoding: "utf8", env: { ...process.env, CI: "true" } });
+  if (r.status !== 0 && r.status !== 1) throw new Error(`crystallize ${args.join(" ")} failed in ${ws}:\n${r.stdout}\n${r.stderr}`);
+  return { ms: performance.now() - t, status: r.status };
+}
+
+/**
+ * The pre-commit flow: a leaf's code is edited; `check` fails until a build; the build
+ * rewrites the lock; the commit's hook runs `check`. With a hook installed (`crystallize hook
+ * install`), the build leaves check's stamp (lib/cli/prestamp.ts); without, the hook's first
+ * check runs the engine. Builds with and without the hook alternate, on the same edits.
+ */
+function commitCycle(ws, levels) {
+  const leaf = levels.at(-1)[0];
+  const steps = join(ws, "experiments", leaf, "steps.ts");
+  const original = readFileSync(steps, "utf8");
+  execFileSync("git", ["init", "-q", ws]);
+  cli(ws, ["hook", "install"]);
+  const hookFile = join(ws, ".git", "hooks", "pre-commit");
+  const hookText = readFileSync(hookFile, "utf8");
+  const result = { true: { build: [], check: [] }, false: { build: [], check: [] } };
+  const stale = [];
+  for (let i = 0; i < REPS; i++) {
+    for (const hooked of [true, false]) {
+      if (hooked) writeFileSync(hookFile, hookText);
+      else rmSync(hookFile);
+      writeFileSync(steps, original.replace("return data;", `const edit = ${i * 2 + Number(hooked)};\n  return data;`));
+      // Past the stat cache's racy window, as an edit some seconds before a build would be.
+      spawnSync("sleep", ["1.6"]);
+      if (hooked) {
+        // The first check analyses the edited file with esbuild, a process whose reads a trace
+        // cannot see, so it leaves no stamp; the second does, and the third replays it.
+        const runs = [timed(ws, ["check"]), timed(ws, ["check"]), timed(ws, ["check"])];
+        if (runs.some((r) => r.status !== 1)) throw new Error("check passed after an edit");
+        stale.push(runs[2].ms);
+      }
+      result[hooked].build.push(cli(ws, ["build"]).ms);
+      result[hooked].check.push(cli(ws, ["check"]).ms);
+    }
+  }
+  writeFileSync(steps, original);
+  rmSync(join(ws, ".git"), { recursive: true });
+  cli(ws, ["build"]);
+  const n = levels.flat().length;
+  row(`  check N=${n} after an edit, third run (exit 1)`, fmt(median(stale)), `replayed; median of ${stale.length}`);
+  row(`edit, build, check N=${n} with the hook installed: check`, fmt(median(result.true.check)), `without: ${fmt(median(result.false.check))}`);
+  row(`  the same: build (1 experiment reruns)`, fmt(median(result.true.build)), `without the hook: ${fmt(median(result.false.build))}`);
 }
 
 /**
