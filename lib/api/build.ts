@@ -32,13 +32,17 @@ export interface LoadedWorkspace {
   statCache: StatCache;
 }
 
-/** Finds the workspace above `cwd`, validates every config and builds the graph. */
-export async function openWorkspace(cwd: string): Promise<LoadedWorkspace> {
+/**
+ * Finds the workspace above `cwd`, validates every config and builds the graph. `statCache`:
+ * the workspace's stat cache as this process already holds it (it stats every file it answers
+ * for, like a fresh one), instead of loading it again.
+ */
+export async function openWorkspace(cwd: string, statCache?: StatCache): Promise<LoadedWorkspace> {
   // The hasher's wasm compiles while the configs load: nothing before the keys needs it.
   const hasher = initHasher();
   hasher.catch(() => {});
   const root = findRoot(cwd);
-  const statCache = StatCache.load(join(root, STATE_DIR, "stat-cache"));
+  statCache ??= StatCache.load(join(root, STATE_DIR, "stat-cache"));
   const workspace = await loadWorkspace(root, statCache);
   const graph = Graph.build(workspace.experiments);
   await hasher;

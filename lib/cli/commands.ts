@@ -7,6 +7,7 @@ import { experimentStatuses, type ExperimentStatus } from "../api/status.js";
 import { AggregateConfigError, CrystallizeError } from "../errors/error.js";
 import { verifyWorkspace } from "../api/verify.js";
 import { Store } from "../store/store.js";
+import type { StatCache } from "../hash/stat-cache.js";
 import { reasonJson, renderAssessment } from "../report/assessment.js";
 import { renderGraph, type GraphFormat } from "../report/graph-format.js";
 import { renderSummary } from "../report/summary.js";
@@ -115,7 +116,8 @@ export async function buildCommand(targets: string[], flags: BuildFlags): Promis
     process.stdout.write(`\n${verdict}: ${counts}\n` + (log ? outPaint("dim", `log: ${log}`) + "\n" : ""));
     const unchanged = outcome.experiments.every((r) => r.status === "cached" && (r.view ?? "intact") === "intact" && !r.hypotheses?.recomputed);
     if (outcome.ok && unchanged && !outcome.lockWritten && !log) offerReplay({ root: loaded.workspace.root, exitCode: EXIT.ok, elapsed });
-    else if (outcome.ok) await (await import("./prestamp.js")).prestampCheck(loaded.workspace.root);
+    // A build that left the lock as it was left check's answer as it was too.
+    else if (outcome.ok && outcome.lockWritten) await (await import("./prestamp.js")).prestampCheck(loaded.workspace.root, loaded.statCache);
     return outcome.ok ? EXIT.ok : EXIT.failed;
   } finally {
     reporting.close();
@@ -145,9 +147,9 @@ export async function checkCommand(flags: { cwd: string; json?: boolean }): Prom
   return answer.exitCode;
 }
 
-/** What `check` prints and exits with, and the workspace it looked at. */
-export async function checkAnswer(flags: { cwd: string; json?: boolean }): Promise<{ stdout: string; exitCode: number; root: string }> {
-  const loaded = await openWorkspace(flags.cwd);
+/** What `check` prints and exits with, and the workspace it looked at (see openWorkspace for `statCache`). */
+export async function checkAnswer(flags: { cwd: string; json?: boolean }, statCache?: StatCache): Promise<{ stdout: string; exitCode: number; root: string }> {
+  const loaded = await openWorkspace(flags.cwd, statCache);
   const root = loaded.workspace.root;
   const prepared = await prepareBuild(loaded, {});
   const assessments = [
