@@ -154,3 +154,25 @@ tsconfig("found from the root upward as tsx finds it, with what it extends, or n
 });
 
 tsconfig.run();
+
+const pinned = suite("what user code is given, pinned by KEY_SCHEMA");
+
+// A stored result is reused while its key matches. Keys cover the user's config and code, not
+// ours: were the seeds or the generator behind `ctx.random()` to change, every stored result
+// would still match and be served, though a rerun would now differ. Whoever changes them must
+// bump KEY_SCHEMA (old results then never match) and update these values with it.
+pinned("replicate seeds and ctx.random's sequence", async () => {
+  const { KEY_SCHEMA } = await import("../lib/hash/keys.js");
+  const { replicateSeed } = await import("../lib/plan/plan.js");
+  const { seededRandom } = await import("../lib/runtime/random.js");
+  const message = "changed what a unit computes with: bump KEY_SCHEMA in lib/hash/keys.ts, then update this test";
+  assert.is(KEY_SCHEMA, 1, message);
+  assert.equal([0, 1, 2].map((r) => replicateSeed(0, r)), [0, 31337, 62674], message);
+  assert.equal([0, 1].map((r) => replicateSeed(42, r)), [42, 31379], message);
+  const first = seededRandom(replicateSeed(0, 0));
+  assert.equal([first(), first(), first()], [0.26642920868471265, 0.0003297457005828619, 0.2232720274478197], message);
+  const other = seededRandom(replicateSeed(42, 1));
+  assert.equal([other(), other()], [0.845241911476478, 0.8366608584765345], message);
+});
+
+pinned.run();
