@@ -30,23 +30,40 @@ export interface LoadedWorkspace {
   graph: Graph;
   /** File facts remembered across runs in `.crystallize/stat-cache/`. */
   statCache: StatCache;
+  /**
+   * The code modules' analyses, started while the configs loaded: taken by the first
+   * prepareBuild. A later one (the API may build an opened workspace again) starts afresh, as
+   * files may have changed since.
+   */
+  modules?: ModuleIndex;
+}
+
+export interface OpenOptions {
+  /** The workspace's stat cache as this process already holds it (see openWorkspace). */
+  statCache?: StatCache;
+  /** Whether to start analysing code while the configs load: false for commands that never plan. */
+  analyze?: boolean;
 }
 
 /**
- * Finds the workspace above `cwd`, validates every config and builds the graph. `statCache`:
- * the workspace's stat cache as this process already holds it (it stats every file it answers
- * for, like a fresh one), instead of loading it again.
+ * Finds the workspace above `cwd`, validates every config and builds the graph. A given
+ * `statCache` (see OpenOptions) stats every file it answers for, like a fresh one: it saves
+ * loading the cache again.
  */
-export async function openWorkspace(cwd: string, statCache?: StatCache): Promise<LoadedWorkspace> {
+export async function openWorkspace(cwd: string, options: OpenOptions = {}): Promise<LoadedWorkspace> {
   // The hasher's wasm compiles while the configs load: nothing before the keys needs it.
   const hasher = initHasher();
   hasher.catch(() => {});
   const root = findRoot(cwd);
-  statCache ??= StatCache.load(join(root, STATE_DIR, "stat-cache"));
-  const workspace = await loadWorkspace(root, statCache);
+  const statCache = options.statCache ?? StatCache.load(join(root, STATE_DIR, "stat-cache"));
+  // Analysing code runs in esbuild's process: started folder by folder, it overlaps parsing
+  // the configs on this thread instead of following it. (Errors surface where they are awaited.)
+  const modules = options.analyze === false ? undefined : new ModuleIndex(root, statCache);
+  const analyzeEarly = modules && ((files: string[]) => void hasher.then(() => files.forEach((f) => modules.analyze(f).catch(() => {})), () => {}));
+  const workspace = await loadWorkspace(root, statCache, analyzeEarly);
   const graph = Graph.build(workspace.experiments);
   await hasher;
-  return { workspace, graph, statCache };
+  return { workspace, graph, statCache, modules };
 }
 
 export interface PlanRequest extends PlanOptions {
@@ -84,7 +101,8 @@ export async function prepareBuild(loaded: LoadedWorkspace, request: PlanRequest
   const plan = planBuild(graph, targets, request);
   const configs = plan.experiments.map((e) => graph.node(e.name).config);
   const statCache = loaded.statCache;
-  const modules = new ModuleIndex(root, statCache);
+  const modules = loaded.modules ?? new ModuleIndex(root, statCache);
+  loaded.modules = undefined;
   const singles = await checkExports(configs, modules);
   const pythons = new PythonEnvs(root, join(root, STATE_DIR));
   const facts = await gatherFacts(root, configs, modules, statCache, pythons);

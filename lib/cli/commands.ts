@@ -149,7 +149,7 @@ export async function checkCommand(flags: { cwd: string; json?: boolean }): Prom
 
 /** What `check` prints and exits with, and the workspace it looked at (see openWorkspace for `statCache`). */
 export async function checkAnswer(flags: { cwd: string; json?: boolean }, statCache?: StatCache): Promise<{ stdout: string; exitCode: number; root: string }> {
-  const loaded = await openWorkspace(flags.cwd, statCache);
+  const loaded = await openWorkspace(flags.cwd, { statCache });
   const root = loaded.workspace.root;
   const prepared = await prepareBuild(loaded, {});
   const assessments = [
@@ -194,7 +194,7 @@ export async function graphCommand(targets: string[], opts: { format: GraphForma
 
 /** `crystallize gc`: drop store objects and records no lock entry or version folder uses. */
 export async function gcCommand(flags: { cwd: string; dryRun?: boolean; json?: boolean }): Promise<number> {
-  const loaded = await openWorkspace(flags.cwd);
+  const loaded = await openWorkspace(flags.cwd, { analyze: false });
   const root = loaded.workspace.root;
   const report = await withWorkspaceLock(root, "gc", (m) => process.stderr.write(m + "\n"), async () => {
     const store = new Store(join(root, loaded.workspace.settings.data), loaded.statCache);

@@ -109,11 +109,16 @@ function findConfigs(dir: string, skip: string, statCache: StatCache | undefined
   return out;
 }
 
+/** Configs parsed between two turns of the event loop (see loadWorkspace). */
+const PARSE_BATCH = 25;
+
 /**
  * Finds `<experiments>/**\/config.yaml` (never inside node_modules, dot-folders or the data
- * folder), validates each, and reports every problem of every file at once.
+ * folder), validates each, and reports every problem of every file at once. `onModules` is
+ * told each experiment's code modules (workspace-relative) as soon as its folder is listed,
+ * before its config is parsed.
  */
-export async function loadWorkspace(root: string, statCache?: StatCache): Promise<Workspace> {
+export async function loadWorkspace(root: string, statCache?: StatCache, onModules?: (files: string[]) => void): Promise<Workspace> {
   const settings = await loadSettings(root, statCache);
   const expRoot = join(root, settings.experiments);
   if (!isDir(expRoot)) {
@@ -127,24 +132,39 @@ export async function loadWorkspace(root: string, statCache?: StatCache): Promis
   // Folder ids are readdir names joined by "/": prefixing the experiments folder is all that
   // path.relative would do, once per experiment.
   const prefix = toPosix(relative(root, expRoot));
-  await Promise.all(
-    found.map(async ({ folder: folderId, files, packageJson }) => {
-      const dir = folderId === "." ? prefix || "." : prefix ? `${prefix}/${folderId}` : folderId;
-      const configFile = dir === "." ? "config.yaml" : `${dir}/config.yaml`;
-      try {
-        const modules = findModules(dir, files);
-        const inactiveTreatments = files.has("config.state.json") ? readState(root, dir) : [];
-        const parsed = await parsedYaml(join(root, configFile), "config", statCache, async (text) =>
-          (await import("../config/load.js")).parseConfig(text, { configFile, dir, folderId, modules: {}, inactiveTreatments: [] }),
-        );
-        experiments.push({ ...parsed, modules, inactiveTreatments, packageJson });
-      } catch (err) {
-        if (err instanceof AggregateConfigError) errors.push(...err.errors);
-        else if (err instanceof CrystallizeError) errors.push(err);
-        else throw err;
-      }
-    }),
-  );
+  const folders = found.map(({ folder: folderId, files, packageJson }) => {
+    const dir = folderId === "." ? prefix || "." : prefix ? `${prefix}/${folderId}` : folderId;
+    try {
+      const modules = findModules(dir, files);
+      onModules?.(Object.values(modules));
+      return { folderId, files, packageJson, dir, modules };
+    } catch (err) {
+      if (err instanceof CrystallizeError) errors.push(err);
+      else throw err;
+      return undefined;
+    }
+  });
+  const load = async ({ folderId, files, packageJson, dir, modules }: NonNullable<(typeof folders)[number]>) => {
+    const configFile = dir === "." ? "config.yaml" : `${dir}/config.yaml`;
+    try {
+      const inactiveTreatments = files.has("config.state.json") ? readState(root, dir) : [];
+      const parsed = await parsedYaml(join(root, configFile), "config", statCache, async (text) =>
+        (await import("../config/load.js")).parseConfig(text, { configFile, dir, folderId, modules: {}, inactiveTreatments: [] }),
+      );
+      experiments.push({ ...parsed, modules, inactiveTreatments, packageJson });
+    } catch (err) {
+      if (err instanceof AggregateConfigError) errors.push(...err.errors);
+      else if (err instanceof CrystallizeError) errors.push(err);
+      else throw err;
+    }
+  };
+  // Parsing is synchronous: in batches, with a turn of the event loop between them, so that the
+  // replies of the analyses started above are read while the configs parse, not after.
+  const loading = folders.filter((f) => f !== undefined);
+  for (let i = 0; i < loading.length; i += PARSE_BATCH) {
+    await Promise.all(loading.slice(i, i + PARSE_BATCH).map(load));
+    if (onModules && i + PARSE_BATCH < loading.length) await new Promise((resolve) => setImmediate(resolve));
+  }
   errors.sort((a, b) => (a.location?.file ?? "").localeCompare(b.location?.file ?? "") || (a.location?.line ?? 0) - (b.location?.line ?? 0));
   if (errors.length > 0) throw new AggregateConfigError(errors);
   // Files finish loading in any order; sort so that messages and order never vary between runs.
