@@ -597,6 +597,10 @@ decl("a file a step reads but inputs: does not declare is named in a warning, un
   assert.match(warning, /reader: read experiments\/reader\/raw\.csv, shared\/table\.txt, which its key does not cover: editing them will not make reader stale; list them under inputs: in experiments\/reader\/config\.yaml \(raw\.csv, \.\.\/\.\.\/shared\/table\.txt\)/, first.output);
   assert.not.match(warning, /extra\.js/, "a module it requires is code, not data");
   assert.not.match(warning, /data\//, "nor what it writes or what crystallize reads for it");
+  // createRequire(...)("...") is no require("...") the analysis follows: a second warning.
+  const loaded = first.output.split("\n").find((l) => l.includes("does not follow")) ?? "";
+  assert.match(loaded, /reader: loaded experiments\/common\/extra\.js, which its key does not follow .*: editing it will not make reader stale/, first.output);
+  assert.ok(first.output.split("\n").filter((l) => l.includes("extra.js")).length === 1, "said once");
 
   ws.edit("experiments/reader/config.yaml", (t) => `${t}inputs: [raw.csv, ../../shared/table.txt]\n`);
   const declared = await ok(ws);
@@ -604,6 +608,32 @@ decl("a file a step reads but inputs: does not declare is named in a warning, un
   assert.not.match(declared.output, /does not cover/, declared.output);
   ws.edit("shared/table.txt", () => "u\n");
   assert.match(statusLine(await ws.status(), "reader"), /input shared\/table\.txt modified/);
+});
+
+decl("a module loaded by a computed require() is named once; literal imports and upstream loaders are not", async () => {
+  const ws = new Ws({
+    "experiments/producer/config.yaml": "outputs:\n  o:\n    file_name: o.json\n    writer: dump\n    loader: load\nsteps: [emit]\n",
+    "experiments/producer/steps.ts": "export const emit = (d: unknown, ctx: any) => { ctx.outputs.o.write({ n: 2 }); return d; };\n",
+    "experiments/producer/outputs.ts": 'import { readFileSync } from "node:fs";\nimport { parse } from "../common/fmt.js";\nexport const dump = (v: unknown) => JSON.stringify(v);\nexport const load = (p: string) => parse(readFileSync(p, "utf8"));\n',
+    "experiments/consumer/config.yaml": "replicates: 2\ndatasource:\n  p: producer#o\nsteps: [use]\n",
+    "experiments/consumer/steps.ts": 'import { twice } from "../common/helper.js";\nconst plugin = "../common/" + "plug.js";\nexport const use = (d: any, ctx: any) => { ctx.metrics.add("v", twice(d.p.n) + require(plugin).bonus); return d; };\n',
+    "experiments/common/fmt.js": "exports.parse = (t) => JSON.parse(t);\n",
+    "experiments/common/helper.js": "exports.twice = (n) => 2 * n;\n",
+    "experiments/common/plug.js": "exports.bonus = 1;\n",
+  });
+  await ok(ws, ["producer"]);
+  // A new process: the consumer's worker loads the producer's loader from disk.
+  const built = await ok(ws, ["consumer"]);
+  const warnings = built.output.split("\n").filter((l) => l.includes("does not follow"));
+  assert.is(warnings.length, 1, built.output);
+  assert.match(warnings[0], /consumer: loaded experiments\/common\/plug\.js, which/);
+  assert.not.match(built.output, /(helper|fmt)\.js|outputs\.ts, which/, "followed: a literal import, and the loader its key covers");
+
+  ws.edit("experiments/consumer/config.yaml", (t) => `${t}inputs: [../common/plug.js]\n`);
+  const declared = await ok(ws, ["consumer"]);
+  assert.not.match(declared.output, /does not follow/, declared.output);
+  ws.edit("experiments/common/plug.js", () => "exports.bonus = 2;\n");
+  assert.match(statusLine(await ws.status(), "consumer"), /input experiments\/common\/plug\.js modified/);
 });
 
 decl.run();

@@ -5,7 +5,7 @@ import { checkExports } from "../code/check.js";
 import { ModuleIndex } from "../code/modules.js";
 import { Graph } from "../graph/graph.js";
 import { digestValue, initHasher, type Digest } from "../hash/digest.js";
-import { gatherFacts, loaderDigests, PythonEnvs, verifierDigests } from "../hash/facts.js";
+import { gatherFacts, loaderClosures, PythonEnvs, verifierDigests } from "../hash/facts.js";
 import { hypothesesDigest } from "../hypotheses/settle.js";
 import { experimentKey, normalizeConfig, unitKey, type ExperimentFacts } from "../hash/keys.js";
 import { StatCache } from "../hash/stat-cache.js";
@@ -91,6 +91,8 @@ export interface PreparedBuild {
   pythons: PythonEnvs;
   /** Per experiment with hypotheses: what its verdicts are computed from (see hypothesesDigest). */
   hypotheses: Map<string, Digest>;
+  /** Per output (`experiment#alias`): its loader's code closure, workspace-relative. */
+  loaderFiles: Map<string, string[]>;
 }
 
 /** Reads code, inputs and env (through the stat cache), and prepares key computation. */
@@ -106,7 +108,8 @@ export async function prepareBuild(loaded: LoadedWorkspace, request: PlanRequest
   const singles = await checkExports(configs, modules);
   const pythons = new PythonEnvs(root, join(root, STATE_DIR));
   const facts = await gatherFacts(root, configs, modules, statCache, pythons);
-  const loaders = await loaderDigests(configs, modules, pythons);
+  const loaderCode = await loaderClosures(configs, modules, pythons);
+  const loaders = new Map([...loaderCode].map(([id, closure]) => [id, closure && digestValue(closure)]));
   const verifiers = await verifierDigests(configs, modules, pythons);
   const hypotheses = new Map(configs.filter((c) => verifiers.has(c.name)).map((c) => [c.name, hypothesesDigest(c.hypotheses, verifiers.get(c.name)!)]));
   const normalized = new Map(configs.map((c) => [c.name, normalizeConfig(c)]));
@@ -123,7 +126,8 @@ export async function prepareBuild(loaded: LoadedWorkspace, request: PlanRequest
   const lock = await readLock(root, statCache);
   const force = new Set(request.forceAll ? plan.experiments.map((e) => e.name) : request.force ? (targets.length ? targets : plan.experiments.map((e) => e.name)) : []);
   const dataDir = join(root, workspace.settings.data);
-  return { loaded, plan, force, facts, singles, keyOf, lock, statCache, store: new Store(dataDir, statCache), dataDir, pythons, hypotheses };
+  const loaderFiles = new Map([...loaderCode].map(([id, closure]) => [id, closure ? Object.keys(closure.files) : []]));
+  return { loaded, plan, force, facts, singles, keyOf, lock, statCache, store: new Store(dataDir, statCache), dataDir, pythons, hypotheses, loaderFiles };
 }
 
 /** `status` and `build --dry-run`: what would run and why, reading the store but running nothing. */
@@ -245,6 +249,7 @@ async function execute(loaded: LoadedWorkspace, options: BuildOptions, p: Prepar
     pool,
     codeOf: (name) => Object.keys(p.facts.get(name)!.code.files),
     inputsOf: (name) => Object.keys(p.facts.get(name)!.inputs),
+    loaderCodeOf: (output) => p.loaderFiles.get(output) ?? [],
     interpreterOf: (name) => p.pythons.command(loaded.graph.node(name).config),
     events: withDefaults(options.events),
     tag: `${process.pid}-${randomBytes(3).toString("hex")}`,

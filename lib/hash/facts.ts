@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join, relative } from "node:path";
 import type { ExperimentConfig } from "../config/types.js";
-import type { ModuleIndex } from "../code/modules.js";
+import type { CodeClosure, ModuleIndex } from "../code/modules.js";
 import { ModuleTypes } from "../code/module-type.js";
 import { interpreterFor, probePython, type PythonEnv } from "../code/python-env.js";
 import { CrystallizeError } from "../errors/error.js";
@@ -164,14 +164,17 @@ export async function gatherFacts(root: string, configs: ExperimentConfig[], mod
   return new Map(entries);
 }
 
-/** Digest of an upstream output's loader code (it runs inside the reading unit), or null. */
-export async function loaderDigests(configs: ExperimentConfig[], modules: ModuleIndex, pythons: PythonEnvs): Promise<Map<string, Digest | null>> {
-  const out = new Map<string, Digest | null>();
+/**
+ * The code closure of each output's loader (`experiment#alias`): it runs inside the units that
+ * read the output, whose keys include its digest. Null for the default loader (the file's bytes).
+ */
+export async function loaderClosures(configs: ExperimentConfig[], modules: ModuleIndex, pythons: PythonEnvs): Promise<Map<string, CodeClosure | null>> {
+  const out = new Map<string, CodeClosure | null>();
   for (const cfg of configs) {
     for (const o of cfg.outputs) {
       const id = `${cfg.name}#${o.alias}`;
       if (!o.loader || !cfg.modules.outputs) out.set(id, null);
-      else out.set(id, digestValue(await modules.closure([cfg.modules.outputs], pythons.of(cfg))));
+      else out.set(id, await modules.closure([cfg.modules.outputs], pythons.of(cfg)));
     }
   }
   return out;

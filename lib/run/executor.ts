@@ -15,7 +15,7 @@ import { oneLine, relativiseStack } from "./user-error.js";
 import { Compiler } from "./compile.js";
 import { Workers } from "./workers.js";
 import { unitSpec } from "./spec.js";
-import { undeclaredReads } from "./undeclared.js";
+import { CoverageWarnings } from "./undeclared.js";
 import { toPosix } from "../workspace/workspace.js";
 import type { ExecutionEvents, ExperimentResult, UnitResult } from "./results.js";
 
@@ -43,6 +43,8 @@ export interface ExecuteOptions {
   codeOf(experiment: string): Iterable<string>;
   /** The workspace-relative files matched by an experiment's `inputs:`. */
   inputsOf(experiment: string): Iterable<string>;
+  /** The workspace-relative code closure of an output's loader (`experiment#output`). */
+  loaderCodeOf(output: string): Iterable<string>;
   /** Single default data source export per experiment (see checkExports). */
   singles: Map<string, string | undefined>;
   /** Scheduling priority per experiment: higher first (longest remaining path). */
@@ -102,8 +104,7 @@ export class Executor {
   /** Hypothesis evaluations under way: they do not hold up dependents, only the end of run(). */
   private readonly verdicts = new Map<string, Promise<SettledHypotheses | undefined>>();
   private readonly unitById = new Map<string, Unit>();
-  /** Per experiment: the files its key covers, and the undeclared ones already warned about (see warnUndeclared). */
-  private readonly undeclared = new Map<string, { keyed: ReadonlySet<string>; warned: Set<string> }>();
+  private readonly coverage: CoverageWarnings;
   private onIdle: () => void = () => {};
   /** When the first unit reached a worker: what comes before is start-up, not scheduling. */
   firstUnitAt?: number;
@@ -125,6 +126,7 @@ export class Executor {
     };
     this.workers = new Workers(o, events, o.pool);
     this.compiler = new Compiler(o.root);
+    this.coverage = new CoverageWarnings({ root: o.root, dataDir: o.store.dataDir, codeOf: o.codeOf, inputsOf: o.inputsOf, loaderCodeOf: o.loaderCodeOf, configOf: (e) => o.graph.node(e).config });
   }
 
   async run(): Promise<ExperimentResult[]> {
@@ -387,7 +389,7 @@ export class Executor {
       durationMs: Math.round(outcome.durationMs),
     };
     if (!verifying) await this.o.store.writeRecord(record);
-    this.warnUndeclared(unit.experiment, outcome.read);
+    for (const warning of this.coverage.afterUnit(unit, outcome)) this.o.events.warn(unit.experiment, warning);
     return { ...base, cached: false, outcome: { status: "ok", record } };
   }
 
@@ -452,28 +454,6 @@ export class Executor {
       this.o.events.warn(plan.name, `hypotheses could not be evaluated: ${(err as Error).message}`);
       return undefined;
     }
-  }
-
-  /**
-   * Files the unit read that its key does not cover (see undeclaredReads): said once per
-   * experiment and file, with where to declare them.
-   */
-  private warnUndeclared(experiment: string, read: string[] | undefined): void {
-    if (!read || read.length === 0) return;
-    let seen = this.undeclared.get(experiment);
-    if (!seen) {
-      seen = { keyed: new Set([...this.o.codeOf(experiment), ...this.o.inputsOf(experiment)]), warned: new Set() };
-      this.undeclared.set(experiment, seen);
-    }
-    const { keyed, warned } = seen;
-    const fresh = undeclaredReads(this.o.root, this.o.store.dataDir, read, keyed).filter((f) => !warned.has(f));
-    if (fresh.length === 0) return;
-    for (const f of fresh) warned.add(f);
-    const cfg = this.o.graph.node(experiment).config;
-    const names = fresh.length <= 3 ? fresh.join(", ") : `${fresh.slice(0, 3).join(", ")} and ${fresh.length - 3} more`;
-    const asInputs = fresh.slice(0, 3).map((f) => toPosix(relative(cfg.dir, f))).join(", ");
-    const it = fresh.length === 1 ? "it" : "them";
-    this.o.events.warn(experiment, `read ${names}, which its key does not cover: editing ${it} will not make ${experiment} stale; list ${it} under inputs: in ${cfg.configFile} (${asInputs})`);
   }
 
   private finish(result: ExperimentResult): void {

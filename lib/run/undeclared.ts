@@ -1,4 +1,5 @@
 import { basename, isAbsolute, relative } from "node:path";
+import type { Unit } from "../plan/plan.js";
 import { toPosix } from "../workspace/workspace.js";
 
 /** Files whose part in a result the key records otherwise (the runtime's module system, tsconfig). */
@@ -23,4 +24,80 @@ export function undeclaredReads(root: string, dataDir: string, read: Iterable<st
     out.add(rel);
   }
   return [...out].sort();
+}
+
+/** What a build's keys cover, per experiment (workspace-relative paths). */
+export interface Coverage {
+  root: string;
+  dataDir: string;
+  /** The experiment's code closure. */
+  codeOf(experiment: string): Iterable<string>;
+  /** The files its `inputs:` match. */
+  inputsOf(experiment: string): Iterable<string>;
+  /** The code closure of an output's loader (`experiment#output`), which its readers' keys cover. */
+  loaderCodeOf(output: string): Iterable<string>;
+  /** The config that names the experiment's inputs. */
+  configOf(experiment: string): { dir: string; configFile: string };
+}
+
+/** What a unit touched, as its worker saw it (see lib/runtime/reads.ts). */
+export interface Touched {
+  read?: string[];
+  loaded?: string[];
+}
+
+/**
+ * Warnings about what units touched beyond their keys, each file said once per experiment:
+ * data files read but not declared under `inputs:`, and modules loaded that the analysis did not
+ * follow (a computed `require(name)`). Either can change while the experiment stays "up to date".
+ */
+export class CoverageWarnings {
+  private readonly said = new Map<string, Set<string>>();
+  private readonly keyed = new Map<string, ReadonlySet<string>>();
+
+  constructor(private readonly c: Coverage) {}
+
+  /** The warnings (without the experiment's name) for what `unit` touched. */
+  afterUnit(unit: Unit, touched: Touched): string[] {
+    const e = unit.experiment;
+    const out: string[] = [];
+    const reads = this.fresh(e, touched.read, this.keyedOf(e));
+    if (reads.length) {
+      const { it, names } = listed(reads);
+      const cfg = this.c.configOf(e);
+      const asInputs = reads.slice(0, 3).map((f) => toPosix(relative(cfg.dir, f))).join(", ");
+      out.push(`read ${names}, which its key does not cover: editing ${it} will not make ${e} stale; list ${it} under inputs: in ${cfg.configFile} (${asInputs})`);
+    }
+    if (touched.loaded?.length) {
+      const covered = new Set(this.keyedOf(e));
+      for (const r of unit.reads) for (const f of this.c.loaderCodeOf(`${r.experiment}#${r.output}`)) covered.add(f);
+      const modules = this.fresh(e, touched.loaded, covered);
+      if (modules.length) {
+        const { it, names } = listed(modules);
+        out.push(`loaded ${names}, which its key does not follow (a require() of a computed name?): editing ${it} will not make ${e} stale; require or import ${it} by a literal relative path, which crystallize follows`);
+      }
+    }
+    return out;
+  }
+
+  /** The experiment's code and declared inputs. */
+  private keyedOf(experiment: string): ReadonlySet<string> {
+    let keyed = this.keyed.get(experiment);
+    if (!keyed) this.keyed.set(experiment, (keyed = new Set([...this.c.codeOf(experiment), ...this.c.inputsOf(experiment)])));
+    return keyed;
+  }
+
+  private fresh(experiment: string, paths: string[] | undefined, keyed: ReadonlySet<string>): string[] {
+    if (!paths?.length) return [];
+    let said = this.said.get(experiment);
+    if (!said) this.said.set(experiment, (said = new Set()));
+    const fresh = undeclaredReads(this.c.root, this.c.dataDir, paths, keyed).filter((f) => !said!.has(f));
+    for (const f of fresh) said.add(f);
+    return fresh;
+  }
+}
+
+function listed(files: string[]): { it: string; names: string } {
+  const names = files.length <= 3 ? files.join(", ") : `${files.slice(0, 3).join(", ")} and ${files.length - 3} more`;
+  return { it: files.length === 1 ? "it" : "them", names };
 }

@@ -117,10 +117,15 @@ export type FromWorker =
       metrics: Record<string, unknown[]>;
       durationMs: number;
       /**
-       * Absolute paths of the files the unit opened to read (code loaded included): the CLI
-       * warns about those its key does not cover (see undeclaredReads).
+       * Absolute paths of the files the unit opened to read, modules excepted: the CLI warns
+       * about those its key does not cover (see undeclaredReads).
        */
       read?: string[];
+      /**
+       * Absolute paths of the modules the unit loaded from disk with `require`: the CLI warns
+       * about those its key does not follow (see Executor.warnUncovered).
+       */
+      loaded?: string[];
     }
   | { type: "failed"; id: string; error: UserError; durationMs: number }
   | {

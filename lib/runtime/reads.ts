@@ -2,12 +2,24 @@
  * The files a unit opens to read, seen by wrapping the `fs` functions that open a file by its
  * path. The CLI compares them with what the unit's key covers and warns about the rest (see
  * lib/run/undeclared.ts): a data file read but not declared under `inputs:` can change without
- * making the experiment stale. Modules loaded with `require` are code, which the key follows
- * by analysis instead, and are left out.
+ * making the experiment stale. Modules loaded with `require` are told apart: the key follows
+ * code by analysis, and one it did not follow (a computed `require(name)`) is warned about too.
  */
 import fs from "node:fs";
 import Module, { syncBuiltinESMExports } from "node:module";
+import { fileURLToPath } from "node:url";
 import { opensForWriting, pathOf } from "./fs-args.js";
+
+/** This installation of the tool: the worker's own modules, loaded lazily, are no user code. */
+const TOOL = fileURLToPath(new URL("../../", import.meta.url));
+
+/** What a unit read, by how it read it. Absolute paths. */
+export interface UnitReads {
+  /** Files opened to read. */
+  read: string[];
+  /** Modules loaded from disk with `require` (the CLI's compiled code excepted: it is the key's). */
+  loaded: string[];
+}
 
 let reads: Set<string> | undefined;
 
@@ -36,10 +48,14 @@ export function startReads(): void {
   reads = new Set();
 }
 
-/** What the unit read since startReads, modules it required excepted; recording stops. */
-export function takeReads(): string[] {
-  const loaded = (Module as unknown as { _cache: Record<string, unknown> })._cache;
-  const out = [...(reads ?? [])].filter((path) => !(path in loaded));
+/** What the unit read since startReads; recording stops. */
+export function takeReads(): UnitReads {
+  const cache = (Module as unknown as { _cache: Record<string, unknown> })._cache;
+  const out: UnitReads = { read: [], loaded: [] };
+  for (const path of reads ?? []) {
+    if (!(path in cache)) out.read.push(path);
+    else if (!path.startsWith(TOOL)) out.loaded.push(path);
+  }
   reads = undefined;
   return out;
 }

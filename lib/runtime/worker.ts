@@ -241,7 +241,7 @@ process.on("message", async (msg: ToWorker) => {
   try {
     const metrics = await runUnit(msg.unit);
     for (const flush of flushOutput) flush();
-    send({ type: "done", id: msg.unit.id, metrics, durationMs: performance.now() - started, read: takeReads() });
+    send({ type: "done", id: msg.unit.id, metrics, durationMs: performance.now() - started, ...takeReads() });
   } catch (err) {
     takeReads();
     for (const flush of flushOutput) flush();
