@@ -123,6 +123,27 @@ hook("the installed hook runs the nearest node_modules/.bin/crystallize, not npx
   assert.is(out, `local crystallize check in ${join(repo, "analysis")}\n`);
 });
 
+hook("a build knows whether a commit runs check: git's hook, husky's, or a hook manager's config", async () => {
+  const { hookRunsCheck } = await import("../lib/cli/hook.js");
+  const repo = mkdtempSync(join(tmpdir(), "cz-hooks-"));
+  const ws = join(repo, "sub");
+  mkdirSync(join(ws, "experiments"), { recursive: true });
+  assert.not.ok(hookRunsCheck(ws), "not in git");
+  git(repo, "init", "-q");
+  assert.not.ok(hookRunsCheck(ws), "no hook installed");
+  writeFileSync(join(repo, ".pre-commit-config.yaml"), "repos: [{repo: local, hooks: [{id: crystallize-check}]}]\n");
+  assert.not.ok(hookRunsCheck(ws), "configured but never installed");
+  writeFileSync(join(repo, ".git", "hooks", "pre-commit"), "#!/bin/sh\nexec pre-commit hook-impl\n");
+  assert.ok(hookRunsCheck(ws), "the pre-commit framework's hook, configured to run it");
+  rmSync(join(repo, ".pre-commit-config.yaml"));
+  assert.not.ok(hookRunsCheck(ws), "a hook that runs something else");
+  rmSync(join(repo, ".git", "hooks", "pre-commit"));
+  mkdirSync(join(repo, ".husky"));
+  writeFileSync(join(repo, ".husky", "pre-commit"), "npx --no-install crystallize check\n");
+  assert.ok(hookRunsCheck(ws), "husky");
+  rmSync(repo, { recursive: true, force: true });
+});
+
 hook.run();
 
 const ci = suite("CI cache recipe");
