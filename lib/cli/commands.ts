@@ -33,7 +33,12 @@ export interface BuildFlags extends PlanRequest {
 }
 
 export function printJson(doc: unknown): void {
-  process.stdout.write(JSON.stringify(doc, null, 2) + "\n");
+  process.stdout.write(jsonText(doc));
+}
+
+/** The one JSON document a `--json` command prints (docs/json.md). */
+function jsonText(doc: unknown): string {
+  return JSON.stringify(doc, null, 2) + "\n";
 }
 
 function assessmentJson(a: Assessment): Record<string, unknown> {
@@ -162,7 +167,7 @@ export async function checkAnswer(flags: { cwd: string; json?: boolean }, statCa
   const exitCode = ok ? EXIT.ok : EXIT.failed;
   if (flags.json) {
     const doc = { command: "check", ok, lock: prepared.lock !== undefined, experiments: assessments.map(assessmentJson), removed: orphans };
-    return { stdout: JSON.stringify(doc, null, 2) + "\n", exitCode, root };
+    return { stdout: jsonText(doc), exitCode, root };
   }
   if (prepared.lock === undefined) return { stdout: `no ${LOCK_FILE}: run \`crystallize build\` and commit the lock\n`, exitCode, root };
   if (ok) return { stdout: `${LOCK_FILE} matches all ${assessments.length} experiments\n`, exitCode, root };

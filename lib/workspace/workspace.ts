@@ -112,6 +112,16 @@ function findConfigs(dir: string, skip: string, statCache: StatCache | undefined
 /** Configs parsed between two turns of the event loop (see loadWorkspace). */
 const PARSE_BATCH = 25;
 
+/** An experiment folder whose config is to be parsed: its listing and its code modules. */
+interface Folder {
+  folderId: string;
+  files: Set<string>;
+  packageJson: boolean;
+  /** Workspace-relative. */
+  dir: string;
+  modules: Partial<Record<ModuleRole, string>>;
+}
+
 /**
  * Finds `<experiments>/**\/config.yaml` (never inside node_modules, dot-folders or the data
  * folder), validates each, and reports every problem of every file at once. `onModules` is
@@ -132,19 +142,19 @@ export async function loadWorkspace(root: string, statCache?: StatCache, onModul
   // Folder ids are readdir names joined by "/": prefixing the experiments folder is all that
   // path.relative would do, once per experiment.
   const prefix = toPosix(relative(root, expRoot));
-  const folders = found.map(({ folder: folderId, files, packageJson }) => {
+  const loading: Folder[] = [];
+  for (const { folder: folderId, files, packageJson } of found) {
     const dir = folderId === "." ? prefix || "." : prefix ? `${prefix}/${folderId}` : folderId;
     try {
       const modules = findModules(dir, files);
       onModules?.(Object.values(modules));
-      return { folderId, files, packageJson, dir, modules };
+      loading.push({ folderId, files, packageJson, dir, modules });
     } catch (err) {
-      if (err instanceof CrystallizeError) errors.push(err);
-      else throw err;
-      return undefined;
+      if (!(err instanceof CrystallizeError)) throw err;
+      errors.push(err);
     }
-  });
-  const load = async ({ folderId, files, packageJson, dir, modules }: NonNullable<(typeof folders)[number]>) => {
+  }
+  const load = async ({ folderId, files, packageJson, dir, modules }: Folder) => {
     const configFile = dir === "." ? "config.yaml" : `${dir}/config.yaml`;
     try {
       const inactiveTreatments = files.has("config.state.json") ? readState(root, dir) : [];
@@ -160,7 +170,6 @@ export async function loadWorkspace(root: string, statCache?: StatCache, onModul
   };
   // Parsing is synchronous: in batches, with a turn of the event loop between them, so that the
   // replies of the analyses started above are read while the configs parse, not after.
-  const loading = folders.filter((f) => f !== undefined);
   for (let i = 0; i < loading.length; i += PARSE_BATCH) {
     await Promise.all(loading.slice(i, i + PARSE_BATCH).map(load));
     if (onModules && i + PARSE_BATCH < loading.length) await new Promise((resolve) => setImmediate(resolve));
