@@ -41,7 +41,11 @@ export interface LoadedWorkspace {
 export interface OpenOptions {
   /** The workspace's stat cache as this process already holds it (see openWorkspace). */
   statCache?: StatCache;
-  /** Whether to start analysing code while the configs load: false for commands that never plan. */
+  /**
+   * Whether to start analysing code while the configs load. Only where planning follows at
+   * once: an analysis is of the code as it was when it ran. False for commands that never plan,
+   * and for the API, which plans when its caller says.
+   */
   analyze?: boolean;
 }
 

@@ -25,7 +25,8 @@ export class ExperimentGraph {
     const abs = resolve(path);
     const isFile = statSync(abs).isFile();
     const folder = isFile ? dirname(abs) : abs;
-    const loaded = await openWorkspace(folder);
+    // Built when the caller says, maybe long after: analyses started now could be of old code.
+    const loaded = await openWorkspace(folder, { analyze: false });
     const { workspace, graph } = loaded;
     const rel = toPosix(relative(workspace.root, folder)) || ".";
     const expRoot = workspace.settings.experiments;
