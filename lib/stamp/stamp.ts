@@ -77,9 +77,15 @@ export function toolStateTest(root: string): (path: string) => boolean {
 /**
  * Variables that count whether or not the run read them through `process.env`: Node and the
  * system libraries read them natively (the home and temporary folders, locale, time zone,
- * Node's own options), and the tool's own settings.
+ * Node's own options), and the tool's own settings, esbuild's included (a process that
+ * started esbuild's service earlier, as a build before its check does, read them then).
  */
-const ALWAYS_COUNTED = /^(NODE_|CRYSTALLIZE_|LC_)|^(HOME|USERPROFILE|TMPDIR|TMP|TEMP|TZ|LANG)$/;
+const ALWAYS_COUNTED = /^(NODE_|CRYSTALLIZE_|LC_|ESBUILD_)|^(HOME|USERPROFILE|TMPDIR|TMP|TEMP|TZ|LANG)$/;
+
+/** Whether a variable counts in every stamp, read or not (see ALWAYS_COUNTED). */
+export function alwaysCounted(name: string): boolean {
+  return ALWAYS_COUNTED.test(name);
+}
 
 /** A hash of the named variables' values (all of them for null), with ALWAYS_COUNTED's. */
 export function environmentDigest(names: string[] | null, env: NodeJS.ProcessEnv = process.env): string {

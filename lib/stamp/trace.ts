@@ -100,6 +100,16 @@ export async function traced<T>(fn: () => Promise<T>): Promise<{ trace: Trace; v
   }
 }
 
+/**
+ * Whether a spawn is of esbuild's service. The CLI only ever asks it to transform text it was
+ * given (lib/code/analyze.ts, lib/run/compile.ts; a test keeps it so): it reads no file, so
+ * a run that started it can still be stamped. Any other process may read anything.
+ */
+function isTransformService(args: unknown[]): boolean {
+  const argv = args[1];
+  return /esbuild/.test(String(args[0])) && Array.isArray(argv) && argv.some((arg) => typeof arg === "string" && arg.startsWith("--service="));
+}
+
 /** The trace to record into: none once a process was started, whose reads are not seen. */
 function recording(): Trace | undefined {
   return active && !active.spawned ? active : undefined;
@@ -163,7 +173,24 @@ function install(): void {
     };
     (fs as unknown as Record<string, unknown>)[name] = observed;
   }
-  for (const name of SPAWNS) wrap(childProcess as unknown as Record<string, unknown>, name, () => void (active && (active.spawned = true)));
+  const processes = childProcess as unknown as Record<string, unknown>;
+  for (const name of SPAWNS) {
+    const original = processes[name] as (...a: unknown[]) => unknown;
+    processes[name] = Object.assign(function (this: unknown, ...args: unknown[]) {
+      const trace = active;
+      if (!trace || !isTransformService(args)) {
+        if (trace) trace.spawned = true;
+        return original.apply(this, args);
+      }
+      // Spawning lists the environment to pass it on; esbuild's service reads none of it.
+      const env = trace.env && new Set(trace.env);
+      try {
+        return original.apply(this, args);
+      } finally {
+        trace.env = env;
+      }
+    }, original);
+  }
   process.env = tracedEnvironment(process.env);
   traceTerminalQuestions();
   // After the replacements: `import { statSync } from "node:fs"` (or `env` from "node:process")
