@@ -26,3 +26,16 @@ export function opensForWriting(flags: unknown): boolean {
   if (typeof flags === "number") return (flags & (fs.constants.O_WRONLY | fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_TRUNC | fs.constants.O_APPEND)) !== 0;
   return String(flags) !== "r" && String(flags) !== "rs" && String(flags) !== "sr";
 }
+
+/**
+ * Replaces `target[name]` (a function, else nothing is done) by one that calls `before` with
+ * the arguments first. What hangs off the function itself (`realpath.native`) is kept.
+ */
+export function wrapFunction(target: Record<string, unknown>, name: string, before: (args: unknown[]) => void): void {
+  const original = target[name];
+  if (typeof original !== "function") return;
+  target[name] = Object.assign(function (this: unknown, ...args: unknown[]) {
+    before(args);
+    return (original as (...a: unknown[]) => unknown).apply(this, args);
+  }, original);
+}

@@ -8,7 +8,7 @@
 import fs from "node:fs";
 import Module, { syncBuiltinESMExports } from "node:module";
 import { fileURLToPath } from "node:url";
-import { opensForWriting, pathOf } from "./fs-args.js";
+import { opensForWriting, pathOf, wrapFunction } from "./fs-args.js";
 
 /** This installation of the tool: the worker's own modules, loaded lazily, are no user code. */
 const TOOL = fileURLToPath(new URL("../../", import.meta.url));
@@ -29,17 +29,10 @@ export function watchReads(): void {
     const abs = reads && pathOf(path);
     if (abs) reads!.add(abs);
   };
-  const wrap = (target: Record<string, unknown>, name: string, record: (args: unknown[]) => void) => {
-    const original = target[name] as (...args: unknown[]) => unknown;
-    target[name] = Object.assign(function (this: unknown, ...args: unknown[]) {
-      record(args);
-      return original.apply(this, args);
-    }, original);
-  };
   const api = fs as unknown as Record<string, unknown>;
   const promises = fs.promises as unknown as Record<string, unknown>;
-  for (const [target, name] of [[api, "readFileSync"], [api, "readFile"], [api, "createReadStream"], [promises, "readFile"]] as const) wrap(target, name, (a) => note(a[0]));
-  for (const [target, name] of [[api, "openSync"], [api, "open"], [promises, "open"]] as const) wrap(target, name, (a) => !opensForWriting(typeof a[1] === "function" ? undefined : a[1]) && note(a[0]));
+  for (const [target, name] of [[api, "readFileSync"], [api, "readFile"], [api, "createReadStream"], [promises, "readFile"]] as const) wrapFunction(target, name, (a) => note(a[0]));
+  for (const [target, name] of [[api, "openSync"], [api, "open"], [promises, "open"]] as const) wrapFunction(target, name, (a) => !opensForWriting(typeof a[1] === "function" ? undefined : a[1]) && note(a[0]));
   // ES modules that import { readFileSync } from "node:fs" see the wrapped functions too.
   syncBuiltinESMExports();
 }

@@ -1,7 +1,7 @@
 import childProcess from "node:child_process";
 import fs, { type BigIntStats, type Stats } from "node:fs";
 import { syncBuiltinESMExports } from "node:module";
-import { opensForWriting, pathOf } from "../runtime/fs-args.js";
+import { opensForWriting, pathOf, wrapFunction } from "../runtime/fs-args.js";
 import { stampPath, toolStateTest, writeStamp, type Context } from "./stamp.js";
 import { failedSignature, followedSignature, lstatSignature, signatureOf, type Signature } from "./signature.js";
 
@@ -133,25 +133,14 @@ function install(): void {
     const path = recording() && pathOf(arg);
     if (path !== undefined && (signatureOf(path) !== "-") === whenPresent) active!.writes.add(path);
   };
-  const wrap = (target: Record<string, unknown>, name: string, before: (args: unknown[]) => void) => {
-    const original = target[name];
-    if (typeof original !== "function") return;
-    const wrapped = function (this: unknown, ...args: unknown[]) {
-      before(args);
-      return (original as (...a: unknown[]) => unknown).apply(this, args);
-    };
-    // realpath.native and the like hang off the function itself.
-    Object.assign(wrapped, original);
-    target[name] = wrapped;
-  };
   const modules = [fs as unknown as Record<string, unknown>, fs.promises as unknown as Record<string, unknown>];
   for (const target of modules) {
-    for (const base of READS) for (const name of [base, `${base}Sync`]) if (name !== "statSync" && name !== "lstatSync") wrap(target, name, (a) => read(a[0]));
-    for (const base of WRITES) for (const name of [base, `${base}Sync`]) wrap(target, name, (a) => write(a[0]));
-    for (const base of ["rm", "rmdir", "unlink"]) for (const name of [base, `${base}Sync`]) wrap(target, name, (a) => change(a[0], true));
-    for (const name of ["mkdir", "mkdirSync"]) wrap(target, name, (a) => change(a[0], false));
-    for (const base of WRITES_TWO) for (const name of [base, `${base}Sync`]) wrap(target, name, (a) => (write(a[0]), write(a[1])));
-    for (const name of ["open", "openSync"]) wrap(target, name, (a) => (opensForWriting(a[1]) ? write(a[0]) : read(a[0])));
+    for (const base of READS) for (const name of [base, `${base}Sync`]) if (name !== "statSync" && name !== "lstatSync") wrapFunction(target, name, (a) => read(a[0]));
+    for (const base of WRITES) for (const name of [base, `${base}Sync`]) wrapFunction(target, name, (a) => write(a[0]));
+    for (const base of ["rm", "rmdir", "unlink"]) for (const name of [base, `${base}Sync`]) wrapFunction(target, name, (a) => change(a[0], true));
+    for (const name of ["mkdir", "mkdirSync"]) wrapFunction(target, name, (a) => change(a[0], false));
+    for (const base of WRITES_TWO) for (const name of [base, `${base}Sync`]) wrapFunction(target, name, (a) => (write(a[0]), write(a[1])));
+    for (const name of ["open", "openSync"]) wrapFunction(target, name, (a) => (opensForWriting(a[1]) ? write(a[0]) : read(a[0])));
   }
   // The synchronous stats are the command's commonest first look at a path: their own result
   // is the signature, taken at the same moment a look of ours would be, for no second stat.
