@@ -5,7 +5,7 @@ import { dirname, join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { Mixer } from "../lib/stamp/hash.js";
-import { followedSignature, mixCurrent, mixRecorded, signatureOf, type Signature } from "../lib/stamp/signature.js";
+import { bindingLooks, followedSignature, mixCurrent, mixRecorded, signatureOf, statLooks, type Looks, type Signature } from "../lib/stamp/signature.js";
 import { alwaysCounted, replayable, writeStamp, type Context } from "../lib/stamp/stamp.js";
 import { copyFixture, REPO, runCli } from "./helpers.js";
 
@@ -15,21 +15,47 @@ function scratch(): string {
   return mkdtempSync(join(tmpdir(), "cz-stamp-"));
 }
 
-function same(path: string): boolean {
+function same(path: string, looks: Looks): boolean {
   const a = new Mixer();
   const b = new Mixer();
-  mixCurrent(a, path, false);
+  mixCurrent(a, path, false, looks);
   mixRecorded(b, signatureOf(path));
   return a.digest() === b.digest();
 }
 
-test("a recorded signature hashes like the path it was taken of", () => {
+test("a recorded signature hashes like the path it was taken of, looked at either way", () => {
   const dir = scratch();
   writeFileSync(join(dir, "f"), "x");
   symlinkSync(join(dir, "f"), join(dir, "link"));
   symlinkSync(join(dir, "nowhere"), join(dir, "dangling"));
-  for (const p of ["f", "link", "dangling", "absent", "."]) assert.ok(same(join(dir, p)), p);
+  const binding = bindingLooks(join(dir, "f"));
+  assert.ok(binding, "Node 20's fs binding agrees with statSync");
+  for (const looks of [statLooks, binding]) for (const p of ["f", "link", "dangling", "absent", "."]) assert.ok(same(join(dir, p), looks), p);
   assert.is(signatureOf(join(dir, "absent")), "-");
+});
+
+test("the fs binding is used only where it agrees with statSync, and never for a path with a NUL", () => {
+  const dir = scratch();
+  writeFileSync(join(dir, "f"), "x");
+  const binding = bindingLooks(join(dir, "f"))!;
+  assert.not.ok(mixCurrent(new Mixer(), `${join(dir, "f")}\0ignored`, true, binding), "the binding would have looked at f");
+  const process_ = process as unknown as { binding(name: string): unknown };
+  const real = process_.binding;
+  try {
+    // A binding whose array is laid out otherwise than this code expects.
+    process_.binding = (name: string) => {
+      const fs = real.call(process, name) as Record<string, (...args: unknown[]) => Float64Array | undefined>;
+      const shifted = (fn: (...args: unknown[]) => Float64Array | undefined) => (...args: unknown[]) => fn(...args)?.map((_, i, a) => a[i + 1] ?? 0);
+      return { stat: shifted(fs.stat), lstat: shifted(fs.lstat) };
+    };
+    assert.is(bindingLooks(join(dir, "f")), undefined, "a binding that disagrees is not used");
+    process_.binding = () => {
+      throw new Error("No such module: fs");
+    };
+    assert.is(bindingLooks(join(dir, "f")), undefined, "no binding");
+  } finally {
+    process_.binding = real;
+  }
 });
 
 test("a command's own stat serves as the signature, as numbers or bigints, through links", () => {
