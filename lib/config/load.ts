@@ -1,5 +1,6 @@
-import { isMap, isPair, isScalar, isSeq, type Node, type Pair, type YAMLMap } from "yaml";
-import { AggregateConfigError, CrystallizeError, didYouMean } from "../errors/error.js";
+import { isMap, isScalar, isSeq, type Node, type Pair } from "yaml";
+import { AggregateConfigError, CrystallizeError } from "../errors/error.js";
+import { FieldReader, nodeOf } from "./fields.js";
 import { describeNode, YamlSource } from "./source.js";
 import {
   type CliSettings,
@@ -47,14 +48,7 @@ export function parseConfig(text: string, info: ConfigFileInfo): ExperimentConfi
   return cfg;
 }
 
-class Validator {
-  readonly errors: CrystallizeError[] = [];
-  constructor(private readonly src: YamlSource) {}
-
-  private fail(code: Parameters<YamlSource["error"]>[0], at: Node | Pair | null | undefined, message: string, hint?: string) {
-    this.errors.push(this.src.error(code, at, message, { hint }));
-  }
-
+class Validator extends FieldReader {
   experiment(info: ConfigFileInfo): ExperimentConfig {
     const root = this.src.doc.contents;
     const folderName = info.dir.split("/").pop() ?? info.dir;
@@ -123,73 +117,6 @@ class Validator {
       else this.errors.push(new CrystallizeError("CONFIG_VALUE", msg, { location: cfg.location, hint: "rename the folder or set `name:`" }));
     }
     return cfg;
-  }
-
-  /** The pairs of a mapping by key, reporting unknown keys with a suggestion. */
-  private pairs(map: YAMLMap, allowed: string[] | null, path: string): Map<string, Pair> {
-    const out = new Map<string, Pair>();
-    for (const item of map.items) {
-      const keyNode = item.key as Node;
-      const key = isScalar(keyNode) ? keyNode.value : undefined;
-      if (typeof key !== "string" && typeof key !== "number") {
-        this.fail("CONFIG_TYPE", keyNode, `${path || "config"}: keys must be strings, got ${describeNode(keyNode)}`);
-        continue;
-      }
-      const k = String(key);
-      if (allowed && !allowed.includes(k)) {
-        const guess = didYouMean(k, allowed);
-        const where = path ? `in ${path}` : "at the top level";
-        this.fail("CONFIG_UNKNOWN_KEY", item, `unknown key "${k}" ${where}`,
-          guess ? `did you mean \`${guess}\`?` : `allowed keys: ${allowed.join(", ")}`);
-        continue;
-      }
-      out.set(k, item);
-    }
-    return out;
-  }
-
-  private string(pair: Pair | Node, path: string): string | undefined {
-    const node = nodeOf(pair);
-    if (isScalar(node) && typeof node.value === "string") return node.value;
-    this.fail("CONFIG_TYPE", node, `${path}: expected a string, got ${describeNode(node)}`);
-    return undefined;
-  }
-
-  private integer(pair: Pair, path: string, min: number): number | undefined {
-    const node = nodeOf(pair);
-    const value = isScalar(node) ? node.value : undefined;
-    if (typeof value !== "number" || !Number.isInteger(value)) {
-      const hint = typeof value === "number" ? `use a whole number, e.g. ${Math.max(min, Math.round(value))}` : typeof value === "string" ? "write the number without quotes" : undefined;
-      this.fail("CONFIG_TYPE", node, `${path}: expected an integer, got ${describeNode(node)}`, hint);
-      return undefined;
-    }
-    if (value < min) {
-      this.fail("CONFIG_VALUE", node, `${path}: must be at least ${min}, got ${value}`, path === "replicates" ? "use `replicates: 1` for a single run" : undefined);
-      return undefined;
-    }
-    if (!Number.isSafeInteger(value)) {
-      this.fail("CONFIG_VALUE", node, `${path}: ${value} is too large`);
-      return undefined;
-    }
-    return value;
-  }
-
-  private stringList(pair: Pair, path: string): string[] {
-    const node = nodeOf(pair);
-    if (!isSeq(node)) {
-      this.fail("CONFIG_TYPE", node, `${path}: expected a list of strings, got ${describeNode(node)}`);
-      return [];
-    }
-    const out: string[] = [];
-    node.items.forEach((item, i) => {
-      const s = this.string(item as Node, `${path}[${i}]`);
-      if (s !== undefined) out.push(s);
-    });
-    return out;
-  }
-
-  private plainValue(node: unknown): unknown {
-    return node && typeof node === "object" && "toJSON" in node ? (node as { toJSON(): unknown }).toJSON() : node;
   }
 
   private datasource(pair: Pair): DatasourceEntry[] {
@@ -388,10 +315,6 @@ class Validator {
     }
     return cli;
   }
-}
-
-function nodeOf(pairOrNode: Pair | Node): Node {
-  return (isPair(pairOrNode) ? pairOrNode.value : pairOrNode) as Node;
 }
 
 /** Why a `file_name` is unsafe, or undefined when it stays inside its folder. */
