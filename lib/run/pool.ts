@@ -35,6 +35,8 @@ export interface Busy {
 
 interface Slot {
   child: ChildProcess;
+  /** Whether the worker said it is ready; until then it has nothing to finish. */
+  ready?: boolean;
   busy?: Busy & { dying?: boolean };
   /** How the process ended, once it has. */
   ended?: { code: number | null; signal: NodeJS.Signals | null };
@@ -166,6 +168,7 @@ export class WorkerPool {
     const markReady = () => {
       if (started) return;
       started = true;
+      slot.ready = true;
       this.starting--;
       this.handOut(slot);
       onReady?.();
@@ -227,7 +230,8 @@ export class WorkerPool {
     this.closed = true;
     const slots = [...this.all];
     for (const s of slots) {
-      if (!force && !s.busy) s.child.disconnect?.();
+      // A worker still starting is stopped, not asked to finish: it would first finish starting.
+      if (!force && !s.busy && s.ready) s.child.disconnect?.();
       else killGroup(s.child, "SIGTERM");
     }
     await Promise.race([
