@@ -636,6 +636,21 @@ decl("a module loaded by a computed require() is named once; literal imports and
   assert.match(statusLine(await ws.status(), "consumer"), /input experiments\/common\/plug\.js modified/);
 });
 
+decl("in an ES module workspace, a module loaded by a computed import() is named too", async () => {
+  const ws = new Ws({
+    "package.json": '{ "type": "module" }\n',
+    "experiments/consumer/config.yaml": "outputs:\n  o:\n    file_name: o.txt\nsteps: [use]\n",
+    "experiments/consumer/steps.ts": 'import { twice } from "../common/helper.js";\nconst name = "plug";\nexport const use = async (d: unknown, ctx: any) => {\n  const plugin = await import(`../common/${name}.js`);\n  ctx.outputs.o.write(String(twice(plugin.bonus)));\n  return d;\n};\n',
+    "experiments/common/helper.js": "export const twice = (n) => 2 * n;\n",
+    "experiments/common/plug.js": "export const bonus = 1;\n",
+  });
+  const built = await ok(ws);
+  const warnings = built.output.split("\n").filter((l) => l.includes("does not follow"));
+  assert.is(warnings.length, 1, built.output);
+  assert.match(warnings[0], /consumer: loaded experiments\/common\/plug\.js, which its key does not follow/);
+  assert.not.match(built.output, /helper\.js, which/, "a literal import is followed");
+});
+
 decl.run();
 
 // ---------------------------------------------------------------------------------------------

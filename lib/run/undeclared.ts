@@ -74,7 +74,7 @@ export class CoverageWarnings {
       const modules = this.fresh(e, touched.loaded, covered);
       if (modules.length) {
         const { it, names } = listed(modules);
-        out.push(`loaded ${names}, which its key does not follow (a require() of a computed name?): editing ${it} will not make ${e} stale; require or import ${it} by a literal relative path, which crystallize follows`);
+        out.push(`loaded ${names}, which its key does not follow (a require() or import() of a computed name?): editing ${it} will not make ${e} stale; require or import ${it} by a literal relative path, which crystallize follows`);
       }
     }
     return out;

@@ -9,6 +9,7 @@ import fs from "node:fs";
 import Module, { syncBuiltinESMExports } from "node:module";
 import { fileURLToPath } from "node:url";
 import { opensForWriting, pathOf, wrapFunction } from "./fs-args.js";
+import { esmLoadsDelivered, onEsmModuleLoad } from "./register.js";
 
 /** This installation of the tool: the worker's own modules, loaded lazily, are no user code. */
 const TOOL = fileURLToPath(new URL("../../", import.meta.url));
@@ -17,11 +18,13 @@ const TOOL = fileURLToPath(new URL("../../", import.meta.url));
 export interface UnitReads {
   /** Files opened to read. */
   read: string[];
-  /** Modules loaded from disk with `require` (the CLI's compiled code excepted: it is the key's). */
+  /** Modules loaded from disk, by `require` or as ES modules (the CLI's compiled code excepted: it is the key's). */
   loaded: string[];
 }
 
 let reads: Set<string> | undefined;
+/** Files loaded as ES modules, which the hooks thread reports (see hooks.ts). */
+let esmLoaded: Set<string> | undefined;
 
 /** Wraps the fs functions once, at the worker's start; they record only while a unit runs. */
 export function watchReads(): void {
@@ -35,20 +38,25 @@ export function watchReads(): void {
   for (const [target, name] of [[api, "openSync"], [api, "open"], [promises, "open"]] as const) wrapFunction(target, name, (a) => !opensForWriting(typeof a[1] === "function" ? undefined : a[1]) && note(a[0]));
   // ES modules that import { readFileSync } from "node:fs" see the wrapped functions too.
   syncBuiltinESMExports();
+  onEsmModuleLoad((file) => esmLoaded?.add(file));
 }
 
 export function startReads(): void {
   reads = new Set();
+  esmLoaded = new Set();
 }
 
 /** What the unit read since startReads; recording stops. */
-export function takeReads(): UnitReads {
+export async function takeReads(): Promise<UnitReads> {
+  await esmLoadsDelivered();
   const cache = (Module as unknown as { _cache: Record<string, unknown> })._cache;
-  const out: UnitReads = { read: [], loaded: [] };
+  const read: string[] = [];
+  const loaded = new Set<string>();
   for (const path of reads ?? []) {
-    if (!(path in cache)) out.read.push(path);
-    else if (!path.startsWith(TOOL)) out.loaded.push(path);
+    if (!(path in cache)) read.push(path);
+    else loaded.add(path);
   }
-  reads = undefined;
-  return out;
+  for (const path of esmLoaded ?? []) loaded.add(path);
+  reads = esmLoaded = undefined;
+  return { read, loaded: [...loaded].filter((path) => !path.startsWith(TOOL)) };
 }

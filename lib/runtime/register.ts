@@ -11,6 +11,8 @@
 import { existsSync } from "node:fs";
 import Module, { createRequire, register } from "node:module";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { MessageChannel, type MessagePort } from "node:worker_threads";
+import type { FlushRequest, HookReport } from "./hooks.js";
 
 const requireHere = createRequire(import.meta.url);
 const apiUrl = new URL("./api.js", import.meta.url);
@@ -74,7 +76,45 @@ export function useEsmLoader(): void {
   esmReady = true;
   const api = requireHere("tsx/esm/api") as typeof import("tsx/esm/api");
   withTsxHooksFound(() => api.register());
-  register(new URL("./hooks.js", import.meta.url), { data: { apiUrl: apiUrl.href } });
+  const { port1, port2 } = new MessageChannel();
+  port1.on("message", (m: HookReport) => {
+    if ("loaded" in m) onEsmLoad?.(fileURLToPath(m.loaded));
+    else flushes.get(m.flushed)?.();
+  });
+  // The IPC channel keeps the worker alive; this port must not.
+  port1.unref();
+  esmPort = port1;
+  register(new URL("./hooks.js", import.meta.url), { data: { apiUrl: apiUrl.href, port: port2 }, transferList: [port2] });
+}
+
+let esmPort: MessagePort | undefined;
+let onEsmLoad: ((file: string) => void) | undefined;
+const flushes = new Map<number, () => void>();
+let flushId = 0;
+
+/** Tells `listener` each file the ES module loader loads from now on (see hooks.ts). */
+export function onEsmModuleLoad(listener: (file: string) => void): void {
+  onEsmLoad = listener;
+}
+
+/**
+ * Resolves once every load the hooks thread reported before now has reached the listener: its
+ * reports and its reply to this request travel in order on one port. At once when no ES module
+ * hooks run; after a second at most, should the hooks thread not answer.
+ */
+export function esmLoadsDelivered(): Promise<void> {
+  if (!esmPort) return Promise.resolve();
+  const id = ++flushId;
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      flushes.delete(id);
+      clearTimeout(timer);
+      resolve();
+    };
+    const timer = setTimeout(done, 1000);
+    flushes.set(id, done);
+    esmPort!.postMessage({ flush: id } satisfies FlushRequest);
+  });
 }
 
 /**

@@ -241,9 +241,9 @@ process.on("message", async (msg: ToWorker) => {
   try {
     const metrics = await runUnit(msg.unit);
     for (const flush of flushOutput) flush();
-    send({ type: "done", id: msg.unit.id, metrics, durationMs: performance.now() - started, ...takeReads() });
+    send({ type: "done", id: msg.unit.id, metrics, durationMs: performance.now() - started, ...(await takeReads()) });
   } catch (err) {
-    takeReads();
+    await takeReads();
     for (const flush of flushOutput) flush();
     send({ type: "failed", id: msg.unit.id, error: userError(err), durationMs: performance.now() - started });
   } finally {
