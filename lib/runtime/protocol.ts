@@ -122,8 +122,8 @@ export type FromWorker =
        */
       read?: string[];
       /**
-       * Absolute paths of the modules the unit loaded from disk with `require`: the CLI warns
-       * about those its key does not follow (see Executor.warnUncovered).
+       * Absolute paths of the modules the unit loaded from disk (`require`, ES modules, Python
+       * imports): the CLI warns about those its key does not follow (see CoverageWarnings).
        */
       loaded?: string[];
     }

@@ -38,6 +38,53 @@ class WiringError(Exception):
     """A mismatch between config.yaml and the code: reported without a traceback."""
 
 
+# What a unit reads, for the CLI's warnings about files and modules its key does not cover (see
+# lib/run/undeclared.ts), as Node units report it. Python's audit hook (PEP 578) sees every open:
+# builtins.open, io.open, os.open, and the import system's reads of modules.
+_reads = None
+_WRITES = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
+# The interpreter's own files and installed packages (a virtual environment inside the
+# workspace included), and this worker's: no user code or data.
+_NOT_USERS = tuple({os.path.join(os.path.abspath(p), "") for p in (sys.prefix, sys.base_prefix, sys.exec_prefix, _HERE)})
+
+
+def _on_audit(event, args):
+    if _reads is None or event != "open":
+        return
+    path, _mode, flags = args
+    if isinstance(path, int) or flags is None or flags & _WRITES:
+        return
+    try:
+        _reads.add(os.path.abspath(os.fsdecode(path)))
+    except (TypeError, ValueError):
+        pass
+
+
+sys.addaudithook(_on_audit)
+
+
+def start_reads():
+    """Starts recording; returns the modules imported so far, to tell the unit's imports apart."""
+    global _reads
+    _reads = set()
+    return set(sys.modules)
+
+
+def take_reads(modules_before):
+    """Files the unit opened to read, and files of the modules it imported; recording stops."""
+    global _reads
+    opened, _reads = _reads or set(), None
+    loaded = set()
+    for name, module in list(sys.modules.items()):
+        file = getattr(module, "__file__", None)
+        if name not in modules_before and isinstance(file, str):
+            loaded.add(os.path.abspath(file))
+    # A module imported is read from its bytecode cache when there is one: that is no data.
+    read = {p for p in opened if p not in loaded and "__pycache__" not in p.split(os.sep)}
+    mine = lambda paths: sorted(p for p in paths if not p.startswith(_NOT_USERS))
+    return {"read": mine(read), "loaded": mine(loaded)}
+
+
 def send(msg):
     # allow_nan=False: a bare NaN is not JSON, and the CLI would never read the reply.
     _PROTO_OUT.write(json.dumps(_plain(msg), allow_nan=False) + "\n")
@@ -295,10 +342,12 @@ def main():
             continue
         unit = msg["unit"]
         started = time.perf_counter()
+        modules_before = start_reads()
         try:
             metrics = run_unit(unit)
-            reply = {"type": "done", "id": unit["id"], "metrics": metrics}
+            reply = {"type": "done", "id": unit["id"], "metrics": metrics, **take_reads(modules_before)}
         except BaseException as exc:  # KeyboardInterrupt included: Ctrl-C fails the unit, not the protocol
+            take_reads(modules_before)
             reply = {"type": "failed", "id": unit["id"], "error": user_error(exc)}
         reply["durationMs"] = (time.perf_counter() - started) * 1000
         # Marks the end of the unit's log on stderr, so the CLI attributes every line to it.
