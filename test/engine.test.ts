@@ -636,6 +636,23 @@ decl("a module loaded by a computed require() is named once; literal imports and
   assert.match(statusLine(await ws.status(), "consumer"), /input experiments\/common\/plug\.js modified/);
 });
 
+decl("a folder a step lists is named until an inputs: glob reaches it: a file added there would go unseen", async () => {
+  const ws = new Ws({
+    "experiments/lister/config.yaml": "outputs:\n  o:\n    file_name: o.txt\nsteps: [count]\n",
+    "experiments/lister/steps.ts": `import { appendFileSync, readdirSync } from "node:fs";\nexport const count = (d: unknown, ctx: any) => {\n  ${LOG("lister")}\n  ctx.outputs.o.write(String(readdirSync("raw").length));\n  return d;\n};\n`,
+    "experiments/lister/raw/a.csv": "1\n",
+  });
+  const first = await ok(ws);
+  const warning = first.output.split("\n").find((l) => l.includes("listed")) ?? "";
+  assert.match(warning, /lister: listed experiments\/lister\/raw, which its key does not cover: a file added to it will not make lister stale; list it under inputs: in experiments\/lister\/config\.yaml as a glob \(raw\/\*\*\)/, first.output);
+
+  ws.edit("experiments/lister/config.yaml", (t) => `${t}inputs: ["raw/**"]\n`);
+  const declared = await ok(ws);
+  assert.not.match(declared.output, /listed/, declared.output);
+  ws.write("experiments/lister/raw/b.csv", "2\n");
+  assert.equal((await ok(ws)).ran, ["lister:baseline:0"], "a file added under the glob reruns it");
+});
+
 decl("in an ES module workspace, a module loaded by a computed import() is named too", async () => {
   const ws = new Ws({
     "package.json": '{ "type": "module" }\n',

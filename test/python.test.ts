@@ -291,10 +291,11 @@ test("metrics: NaN and infinities are stored as null, as for TypeScript experime
   assert.equal(results(ws, "noisy").metrics, { after: [1], nan: [null], inf: [null] });
 });
 
-test("undeclared: a data file a Python step reads and a module it imports by a computed name are named, until declared", async () => {
+test("undeclared: a data file a Python step reads, a folder it lists and a module it imports by a computed name are named, until declared", async () => {
   const ws = makeWorkspace({
     "experiments/reader/config.yaml": "outputs:\n  o: {file_name: o.txt}\nsteps: [work]\n",
-    "experiments/reader/steps.py": 'import importlib\nimport json\nimport helpers\nfrom pathlib import Path\n\ndef work(data, *, o):\n    plug = importlib.import_module("plu" + "gin")\n    o.write(Path("raw.csv").read_text() + helpers.X + plug.Y + json.dumps(1))\n',
+    "experiments/reader/steps.py": 'import importlib\nimport json\nimport os\nimport helpers\nfrom pathlib import Path\n\ndef work(data, *, o):\n    plug = importlib.import_module("plu" + "gin")\n    o.write(Path("raw.csv").read_text() + helpers.X + plug.Y + json.dumps(len(os.listdir("tables"))))\n',
+    "experiments/reader/tables/t.txt": "t\n",
     "experiments/reader/helpers.py": 'X = "x"\n',
     "experiments/reader/plugin.py": 'Y = "y"\n',
     "experiments/reader/raw.csv": "1,2\n",
@@ -302,12 +303,13 @@ test("undeclared: a data file a Python step reads and a module it imports by a c
   const first = await run(["build"], ws);
   assert.is(first.code, 0, first.output);
   const warnings = first.output.split("\n").filter((l) => l.includes("warning"));
-  assert.is(warnings.length, 2, first.output);
+  assert.is(warnings.length, 3, first.output);
   assert.match(first.output, /reader: read experiments\/reader\/raw\.csv, which its key does not cover/);
+  assert.match(first.output, /reader: listed experiments\/reader\/tables, which its key does not cover/);
   assert.match(first.output, /reader: loaded experiments\/reader\/plugin\.py, which its key does not follow/);
   assert.not.match(first.output, /helpers\.py|json|__pycache__|steps\.py, which/, "a literal import, the standard library and bytecode caches are not named");
 
-  writeFileSync(join(ws, "experiments/reader/config.yaml"), "outputs:\n  o: {file_name: o.txt}\nsteps: [work]\ninputs: [raw.csv, plugin.py]\n");
+  writeFileSync(join(ws, "experiments/reader/config.yaml"), "outputs:\n  o: {file_name: o.txt}\nsteps: [work]\ninputs: [raw.csv, plugin.py, 'tables/*']\n");
   const declared = await run(["build"], ws);
   assert.is(declared.code, 0, declared.output);
   assert.not.match(declared.output, /warning/, declared.output);

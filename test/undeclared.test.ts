@@ -1,6 +1,6 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { undeclaredReads } from "../lib/run/undeclared.js";
+import { globBases, undeclaredReads, unwatchedListings } from "../lib/run/undeclared.js";
 
 test("undeclared reads: inside the workspace, neither keyed, data, packages, tool state nor git", () => {
   const root = "/ws";
@@ -23,6 +23,20 @@ test("undeclared reads: inside the workspace, neither keyed, data, packages, too
   const keyed = new Set(["experiments/e/steps.ts", "experiments/e/declared.csv"]);
   assert.equal(undeclaredReads(root, "/ws/data", read, keyed), [".env", "experiments/e/raw.csv", "shared/table.txt"]);
   assert.equal(undeclaredReads(root, "/ws/out/store", ["/ws/out/store/x", "/ws/data/x"], new Set()), ["data/x"], "the data folder as configured");
+});
+
+test("glob bases: where each inputs: pattern starts matching, workspace-relative; plain paths and negations are none", () => {
+  const inputs = ["raw/**", "tables/*.csv", "**/*.json", "../shared/{a,b}/*.txt", "exact.csv", "!raw/skip/**", "nested/dir/x?.bin"];
+  assert.equal(globBases("experiments/e", inputs), ["experiments/e/raw", "experiments/e/tables", "experiments/e", "experiments/shared", "experiments/e/nested/dir"]);
+  assert.equal(globBases(".", ["*.csv"]), [""], "an experiment at the root: the whole workspace");
+});
+
+test("unwatched listings: folders inside the workspace that no inputs: glob reaches", () => {
+  const listed = ["/ws/experiments/e/raw", "/ws/experiments/e/raw/deeper", "/ws/experiments/e/other", "/ws/experiments/e/other", "/ws/data/up/v0", "/ws/node_modules/pkg", "/ws/.git", "/ws", "/elsewhere"];
+  assert.equal(unwatchedListings("/ws", "/ws/data", listed, []), ["experiments/e/other", "experiments/e/raw", "experiments/e/raw/deeper"]);
+  assert.equal(unwatchedListings("/ws", "/ws/data", listed, ["experiments/e/raw"]), ["experiments/e/other"], "a glob reaches its base and below");
+  assert.equal(unwatchedListings("/ws", "/ws/data", listed, ["experiments/e/ra"]), ["experiments/e/other", "experiments/e/raw", "experiments/e/raw/deeper"], "by whole folder names");
+  assert.equal(unwatchedListings("/ws", "/ws/data", listed, [""]), [], "a glob from the root reaches everything");
 });
 
 test.run();

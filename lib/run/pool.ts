@@ -5,7 +5,7 @@ import { compilesFor } from "./compile.js";
 import type { FromWorker, LoadRequest, ToWorker, UnitSpec, UserError, VerifyRequest } from "../runtime/protocol.js";
 
 export type UnitOutcome =
-  | { status: "ok"; metrics: Record<string, unknown[]>; durationMs: number; read?: string[]; loaded?: string[] }
+  | { status: "ok"; metrics: Record<string, unknown[]>; durationMs: number; read?: string[]; loaded?: string[]; listed?: string[] }
   | { status: "failed"; error: UserError; durationMs: number };
 
 export type VerifyOutcome = { status: "ok"; result: Record<string, unknown> } | { status: "failed"; error: UserError };
@@ -99,7 +99,7 @@ export class WorkerPool {
   /** Runs a unit; `compiled`: its modules compiled by the CLI (see RunMessage). */
   async run(unit: UnitSpec, compiled: Record<string, string> = {}): Promise<UnitOutcome> {
     const reply = await this.request(unit.id, "a step", (slot) => ({ type: "run", unit, compiled: unsent(slot, compiled) }), () => this.events.onStart?.(unit.id));
-    if (reply.type === "done") return { status: "ok", metrics: reply.metrics, durationMs: reply.durationMs, read: reply.read, loaded: reply.loaded };
+    if (reply.type === "done") return { status: "ok", metrics: reply.metrics, durationMs: reply.durationMs, read: reply.read, loaded: reply.loaded, listed: reply.listed };
     if (reply.type === "failed") return { status: "failed", error: reply.error, durationMs: reply.durationMs };
     throw new Error(`internal: a worker answered unit ${unit.id} with ${reply.type}`);
   }

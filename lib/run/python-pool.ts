@@ -33,7 +33,7 @@ export class PythonPool {
 
   async run(unit: UnitSpec, interpreter: string): Promise<UnitOutcome> {
     const reply = await this.request(unit.id, unit.dir, interpreter, "a step", { type: "run", unit, compiled: {} }, () => this.events.onStart?.(unit.id));
-    if (reply.type === "done") return { status: "ok", metrics: reply.metrics, durationMs: reply.durationMs, read: reply.read, loaded: reply.loaded };
+    if (reply.type === "done") return { status: "ok", metrics: reply.metrics, durationMs: reply.durationMs, read: reply.read, loaded: reply.loaded, listed: reply.listed };
     if (reply.type === "failed") return { status: "failed", error: reply.error, durationMs: reply.durationMs };
     throw new Error(`internal: a Python worker answered unit ${unit.id} with ${reply.type}`);
   }

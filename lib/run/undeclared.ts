@@ -1,4 +1,4 @@
-import { basename, isAbsolute, relative } from "node:path";
+import { basename, isAbsolute, join, normalize, relative } from "node:path";
 import type { Unit } from "../plan/plan.js";
 import { toPosix } from "../workspace/workspace.js";
 
@@ -26,6 +26,46 @@ export function undeclaredReads(root: string, dataDir: string, read: Iterable<st
   return [...out].sort();
 }
 
+/**
+ * The folders a unit listed (absolute paths) whose new files its key would not see,
+ * workspace-relative and sorted: inside the workspace (the root itself excepted), not under the
+ * data folder, node_modules or a dot-folder, and not within the reach of a glob among its
+ * declared `inputs:` (`globBases`). A file added to one leaves the experiment "up to date".
+ * Pure.
+ */
+export function unwatchedListings(root: string, dataDir: string, listed: Iterable<string>, globBases: readonly string[]): string[] {
+  const data = toPosix(relative(root, dataDir));
+  const out = new Set<string>();
+  for (const path of listed) {
+    const rel = toPosix(relative(root, path));
+    if (rel === "" || rel.startsWith("../") || isAbsolute(rel) || rel === data || rel.startsWith(`${data}/`)) continue;
+    if (rel.split("/").some((f) => f === "node_modules" || f.startsWith("."))) continue;
+    if (globBases.some((base) => base === "" || rel === base || rel.startsWith(`${base}/`))) continue;
+    out.add(rel);
+  }
+  return [...out].sort();
+}
+
+/** Characters that make an `inputs:` entry a pattern rather than a path (fast-glob's syntax). */
+const GLOB_CHARS = /[*?[\]{}()!+@]/;
+
+/**
+ * Where each glob among `inputs` (relative to the experiment's folder `dir`) starts matching,
+ * workspace-relative ("" for the root): its leading segments without pattern characters. A file
+ * added under one is matched, or left out, by the user's own pattern.
+ */
+export function globBases(dir: string, inputs: readonly string[]): string[] {
+  const bases: string[] = [];
+  for (const pattern of inputs) {
+    if (pattern.startsWith("!") || !GLOB_CHARS.test(pattern)) continue;
+    const segments = pattern.split("/");
+    const fixed = segments.slice(0, segments.findIndex((s) => GLOB_CHARS.test(s)));
+    const base = toPosix(normalize(join(dir, ...fixed)));
+    bases.push(base === "." ? "" : base);
+  }
+  return bases;
+}
+
 /** What a build's keys cover, per experiment (workspace-relative paths). */
 export interface Coverage {
   root: string;
@@ -36,20 +76,22 @@ export interface Coverage {
   inputsOf(experiment: string): Iterable<string>;
   /** The code closure of an output's loader (`experiment#output`), which its readers' keys cover. */
   loaderCodeOf(output: string): Iterable<string>;
-  /** The config that names the experiment's inputs. */
-  configOf(experiment: string): { dir: string; configFile: string };
+  /** The config that names the experiment's inputs: its folder, file and `inputs:` as written. */
+  configOf(experiment: string): { dir: string; configFile: string; inputs: string[] };
 }
 
 /** What a unit touched, as its worker saw it (see lib/runtime/reads.ts). */
 export interface Touched {
   read?: string[];
   loaded?: string[];
+  listed?: string[];
 }
 
 /**
  * Warnings about what units touched beyond their keys, each file said once per experiment:
- * data files read but not declared under `inputs:`, and modules loaded that the analysis did not
- * follow (a computed `require(name)`). Either can change while the experiment stays "up to date".
+ * data files read but not declared under `inputs:`, folders listed that no `inputs:` glob
+ * reaches, and modules loaded that the analysis did not follow (a computed `require(name)`).
+ * Each can change while the experiment stays "up to date".
  */
 export class CoverageWarnings {
   private readonly said = new Map<string, Set<string>>();
@@ -67,6 +109,15 @@ export class CoverageWarnings {
       const cfg = this.c.configOf(e);
       const asInputs = reads.slice(0, 3).map((f) => toPosix(relative(cfg.dir, f))).join(", ");
       out.push(`read ${names}, which its key does not cover: editing ${it} will not make ${e} stale; list ${it} under inputs: in ${cfg.configFile} (${asInputs})`);
+    }
+    if (touched.listed?.length) {
+      const cfg = this.c.configOf(e);
+      const folders = unwatchedListings(this.c.root, this.c.dataDir, touched.listed, globBases(cfg.dir, cfg.inputs)).filter((f) => this.firstTime(e, `${f}/`));
+      if (folders.length) {
+        const { it, names } = listed(folders);
+        const asGlobs = folders.slice(0, 3).map((f) => `${toPosix(relative(cfg.dir, f)) || "."}/**`).join(", ");
+        out.push(`listed ${names}, which its key does not cover: a file added to ${it} will not make ${e} stale; list ${it} under inputs: in ${cfg.configFile} as a glob (${asGlobs})`);
+      }
     }
     if (touched.loaded?.length) {
       const covered = new Set(this.keyedOf(e));
@@ -89,11 +140,16 @@ export class CoverageWarnings {
 
   private fresh(experiment: string, paths: string[] | undefined, keyed: ReadonlySet<string>): string[] {
     if (!paths?.length) return [];
+    return undeclaredReads(this.c.root, this.c.dataDir, paths, keyed).filter((f) => this.firstTime(experiment, f));
+  }
+
+  /** Whether `what` is said about the experiment for the first time (and notes that it is). */
+  private firstTime(experiment: string, what: string): boolean {
     let said = this.said.get(experiment);
     if (!said) this.said.set(experiment, (said = new Set()));
-    const fresh = undeclaredReads(this.c.root, this.c.dataDir, paths, keyed).filter((f) => !said!.has(f));
-    for (const f of fresh) said.add(f);
-    return fresh;
+    if (said.has(what)) return false;
+    said.add(what);
+    return true;
   }
 }
 

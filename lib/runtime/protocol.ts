@@ -126,6 +126,11 @@ export type FromWorker =
        * imports): the CLI warns about those its key does not follow (see CoverageWarnings).
        */
       loaded?: string[];
+      /**
+       * Absolute paths of the folders the unit listed: a file added to one can change what it
+       * does, so the CLI warns about those no glob among its `inputs:` reaches (see unwatchedListings).
+       */
+      listed?: string[];
     }
   | { type: "failed"; id: string; error: UserError; durationMs: number }
   | {

@@ -1,9 +1,10 @@
 /**
- * The files a unit opens to read, seen by wrapping the `fs` functions that open a file by its
- * path. The CLI compares them with what the unit's key covers and warns about the rest (see
- * lib/run/undeclared.ts): a data file read but not declared under `inputs:` can change without
- * making the experiment stale. Modules loaded with `require` are told apart: the key follows
- * code by analysis, and one it did not follow (a computed `require(name)`) is warned about too.
+ * The files a unit opens to read and the folders it lists, seen by wrapping the `fs` functions
+ * that take a path. The CLI compares them with what the unit's key covers and warns about the
+ * rest (see lib/run/undeclared.ts): a data file read but not declared under `inputs:` can
+ * change without making the experiment stale, and so can a folder's list of files. Modules
+ * loaded are told apart: the key follows code by analysis, and one it did not follow (a
+ * computed `require(name)` or `import()`) is warned about too.
  */
 import fs from "node:fs";
 import Module, { syncBuiltinESMExports } from "node:module";
@@ -20,11 +21,15 @@ export interface UnitReads {
   read: string[];
   /** Modules loaded from disk, by `require` or as ES modules (the CLI's compiled code excepted: it is the key's). */
   loaded: string[];
+  /** Folders listed (`readdir`, `opendir`). */
+  listed: string[];
 }
 
 let reads: Set<string> | undefined;
 /** Files loaded as ES modules, which the hooks thread reports (see hooks.ts). */
 let esmLoaded: Set<string> | undefined;
+/** Folders listed. */
+let listed: Set<string> | undefined;
 
 /** Wraps the fs functions once, at the worker's start; they record only while a unit runs. */
 export function watchReads(): void {
@@ -36,6 +41,11 @@ export function watchReads(): void {
   const promises = fs.promises as unknown as Record<string, unknown>;
   for (const [target, name] of [[api, "readFileSync"], [api, "readFile"], [api, "createReadStream"], [promises, "readFile"]] as const) wrapFunction(target, name, (a) => note(a[0]));
   for (const [target, name] of [[api, "openSync"], [api, "open"], [promises, "open"]] as const) wrapFunction(target, name, (a) => !opensForWriting(typeof a[1] === "function" ? undefined : a[1]) && note(a[0]));
+  const noteListed = (path: unknown) => {
+    const abs = listed && pathOf(path);
+    if (abs) listed!.add(abs);
+  };
+  for (const [target, name] of [[api, "readdirSync"], [api, "readdir"], [promises, "readdir"], [api, "opendirSync"], [api, "opendir"], [promises, "opendir"]] as const) wrapFunction(target, name, (a) => noteListed(a[0]));
   // ES modules that import { readFileSync } from "node:fs" see the wrapped functions too.
   syncBuiltinESMExports();
   onEsmModuleLoad((file) => esmLoaded?.add(file));
@@ -44,6 +54,7 @@ export function watchReads(): void {
 export function startReads(): void {
   reads = new Set();
   esmLoaded = new Set();
+  listed = new Set();
 }
 
 /** What the unit read since startReads; recording stops. */
@@ -57,6 +68,8 @@ export async function takeReads(): Promise<UnitReads> {
     else loaded.add(path);
   }
   for (const path of esmLoaded ?? []) loaded.add(path);
-  reads = esmLoaded = undefined;
-  return { read, loaded: [...loaded].filter((path) => !path.startsWith(TOOL)) };
+  const folders = [...(listed ?? [])];
+  reads = esmLoaded = listed = undefined;
+  const users = (paths: Iterable<string>) => [...paths].filter((path) => !path.startsWith(TOOL));
+  return { read, loaded: users(loaded), listed: users(folders) };
 }

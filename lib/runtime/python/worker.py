@@ -42,6 +42,7 @@ class WiringError(Exception):
 # lib/run/undeclared.ts), as Node units report it. Python's audit hook (PEP 578) sees every open:
 # builtins.open, io.open, os.open, and the import system's reads of modules.
 _reads = None
+_listed = None
 _WRITES = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 # The interpreter's own files and installed packages (a virtual environment inside the
 # workspace included), and this worker's: no user code or data.
@@ -49,7 +50,14 @@ _NOT_USERS = tuple({os.path.join(os.path.abspath(p), "") for p in (sys.prefix, s
 
 
 def _on_audit(event, args):
-    if _reads is None or event != "open":
+    if _reads is None:
+        return
+    if event in ("os.listdir", "os.scandir"):
+        folder = "." if args[0] is None else args[0]
+        if not isinstance(folder, int):
+            _listed.add(os.path.abspath(os.fsdecode(folder)))
+        return
+    if event != "open":
         return
     path, _mode, flags = args
     if isinstance(path, int) or flags is None or flags & _WRITES:
@@ -65,24 +73,30 @@ sys.addaudithook(_on_audit)
 
 def start_reads():
     """Starts recording; returns the modules imported so far, to tell the unit's imports apart."""
-    global _reads
-    _reads = set()
+    global _reads, _listed
+    _reads, _listed = set(), set()
     return set(sys.modules)
 
 
 def take_reads(modules_before):
-    """Files the unit opened to read, and files of the modules it imported; recording stops."""
-    global _reads
-    opened, _reads = _reads or set(), None
+    """Files the unit opened to read, files of the modules it imported and folders it listed;
+    recording stops."""
+    global _reads, _listed
+    opened, folders, _reads, _listed = _reads or set(), _listed or set(), None, None
     loaded = set()
+    # The import system lists the folders it imports from: those listings are no data.
+    import_dirs = {os.path.abspath(p) for p in sys.path if isinstance(p, str)}
     for name, module in list(sys.modules.items()):
         file = getattr(module, "__file__", None)
-        if name not in modules_before and isinstance(file, str):
-            loaded.add(os.path.abspath(file))
+        if isinstance(file, str):
+            import_dirs.add(os.path.dirname(os.path.abspath(file)))
+            if name not in modules_before:
+                loaded.add(os.path.abspath(file))
+        import_dirs.update(os.path.abspath(p) for p in getattr(module, "__path__", None) or () if isinstance(p, str))
     # A module imported is read from its bytecode cache when there is one: that is no data.
     read = {p for p in opened if p not in loaded and "__pycache__" not in p.split(os.sep)}
     mine = lambda paths: sorted(p for p in paths if not p.startswith(_NOT_USERS))
-    return {"read": mine(read), "loaded": mine(loaded)}
+    return {"read": mine(read), "loaded": mine(loaded), "listed": mine(folders - import_dirs)}
 
 
 def send(msg):
