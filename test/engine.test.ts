@@ -653,6 +653,18 @@ decl("a folder a step lists is named until an inputs: glob reaches it: a file ad
   assert.equal((await ok(ws)).ran, ["lister:baseline:0"], "a file added under the glob reruns it");
 });
 
+decl("a file a step copies counts as read, and a folder it copies as listed", async () => {
+  const ws = new Ws({
+    "experiments/copier/config.yaml": "outputs:\n  o:\n    file_name: o.txt\nsteps: [copy]\n",
+    "experiments/copier/steps.ts": 'import { copyFileSync, cpSync, mkdtempSync, readFileSync, readdirSync } from "node:fs";\nimport { tmpdir } from "node:os";\nimport { join } from "node:path";\nexport const copy = (d: unknown, ctx: any) => {\n  const to = mkdtempSync(join(tmpdir(), "cz-copy-"));\n  copyFileSync("raw.csv", join(to, "raw.csv"));\n  cpSync("tree", join(to, "tree"), { recursive: true });\n  ctx.outputs.o.write(readFileSync(join(to, "raw.csv"), "utf8") + readdirSync(join(to, "tree")).length);\n  return d;\n};\n',
+    "experiments/copier/raw.csv": "1\n",
+    "experiments/copier/tree/a.txt": "a\n",
+  });
+  const built = await ok(ws);
+  assert.match(built.output, /copier: read experiments\/copier\/raw\.csv, experiments\/copier\/tree\/a\.txt, which its key does not cover/, built.output);
+  assert.match(built.output, /copier: listed experiments\/copier\/tree, which its key does not cover/, built.output);
+});
+
 decl("in an ES module workspace, a module loaded by a computed import() is named too", async () => {
   const ws = new Ws({
     "package.json": '{ "type": "module" }\n',

@@ -39,13 +39,16 @@ export function watchReads(): void {
   };
   const api = fs as unknown as Record<string, unknown>;
   const promises = fs.promises as unknown as Record<string, unknown>;
-  for (const [target, name] of [[api, "readFileSync"], [api, "readFile"], [api, "createReadStream"], [promises, "readFile"]] as const) wrapFunction(target, name, (a) => note(a[0]));
+  // A copy reads its source as surely as readFile does (`cp` lists and copies through these).
+  const readers = [[api, "readFileSync"], [api, "readFile"], [api, "createReadStream"], [promises, "readFile"], [api, "copyFileSync"], [api, "copyFile"], [promises, "copyFile"]] as const;
+  for (const [target, name] of readers) wrapFunction(target, name, (a) => note(a[0]));
   for (const [target, name] of [[api, "openSync"], [api, "open"], [promises, "open"]] as const) wrapFunction(target, name, (a) => !opensForWriting(typeof a[1] === "function" ? undefined : a[1]) && note(a[0]));
   const noteListed = (path: unknown) => {
     const abs = listed && pathOf(path);
     if (abs) listed!.add(abs);
   };
   for (const [target, name] of [[api, "readdirSync"], [api, "readdir"], [promises, "readdir"], [api, "opendirSync"], [api, "opendir"], [promises, "opendir"]] as const) wrapFunction(target, name, (a) => noteListed(a[0]));
+
   // ES modules that import { readFileSync } from "node:fs" see the wrapped functions too.
   syncBuiltinESMExports();
   onEsmModuleLoad((file) => esmLoaded?.add(file));
