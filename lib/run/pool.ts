@@ -99,9 +99,7 @@ export class WorkerPool {
   /** Runs a unit; `compiled`: its modules compiled by the CLI (see RunMessage). */
   async run(unit: UnitSpec, compiled: Record<string, string> = {}): Promise<UnitOutcome> {
     const reply = await this.request(unit.id, "a step", (slot) => ({ type: "run", unit, compiled: unsent(slot, compiled) }), () => this.events.onStart?.(unit.id));
-    if (reply.type === "done") return { status: "ok", metrics: reply.metrics, durationMs: reply.durationMs, read: reply.read, loaded: reply.loaded, listed: reply.listed };
-    if (reply.type === "failed") return { status: "failed", error: reply.error, durationMs: reply.durationMs };
-    throw new Error(`internal: a worker answered unit ${unit.id} with ${reply.type}`);
+    return unitOutcome(reply, `a worker answered unit ${unit.id}`);
   }
 
   /** Calls a custom verifier in a worker: user code never runs in the CLI process. */
@@ -253,6 +251,13 @@ export function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
       /* already gone */
     }
   }
+}
+
+/** A worker's reply to a unit (of either language) as its outcome. `asked`: for the internal error. */
+export function unitOutcome(reply: Reply, asked: string): UnitOutcome {
+  if (reply.type === "done") return { status: "ok", metrics: reply.metrics, durationMs: reply.durationMs, read: reply.read, loaded: reply.loaded, listed: reply.listed };
+  if (reply.type === "failed") return { status: "failed", error: reply.error, durationMs: reply.durationMs };
+  throw new Error(`internal: ${asked} with ${reply.type}`);
 }
 
 /** The reply for a request whose worker died before answering. */

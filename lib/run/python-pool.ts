@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import type { FromWorker, LoadRequest, ToWorker, UnitSpec, VerifyRequest } from "../runtime/protocol.js";
-import { crashReply, killGroup, type Busy, type LoadOutcome, type PoolEvents, type Reply, type UnitOutcome, type VerifyOutcome } from "./pool.js";
+import { crashReply, killGroup, unitOutcome, type Busy, type LoadOutcome, type PoolEvents, type Reply, type UnitOutcome, type VerifyOutcome } from "./pool.js";
 
 
 const END_OF_LOG = "\0crystallize:end-of-log";
@@ -33,9 +33,7 @@ export class PythonPool {
 
   async run(unit: UnitSpec, interpreter: string): Promise<UnitOutcome> {
     const reply = await this.request(unit.id, unit.dir, interpreter, "a step", { type: "run", unit, compiled: {} }, () => this.events.onStart?.(unit.id));
-    if (reply.type === "done") return { status: "ok", metrics: reply.metrics, durationMs: reply.durationMs, read: reply.read, loaded: reply.loaded, listed: reply.listed };
-    if (reply.type === "failed") return { status: "failed", error: reply.error, durationMs: reply.durationMs };
-    throw new Error(`internal: a Python worker answered unit ${unit.id} with ${reply.type}`);
+    return unitOutcome(reply, `a Python worker answered unit ${unit.id}`);
   }
 
   /** Calls a custom verifier of a Python experiment, in a worker of that experiment. */

@@ -48,7 +48,6 @@ export function watchReads(): void {
     if (abs) listed!.add(abs);
   };
   for (const [target, name] of [[api, "readdirSync"], [api, "readdir"], [promises, "readdir"], [api, "opendirSync"], [api, "opendir"], [promises, "opendir"]] as const) wrapFunction(target, name, (a) => noteListed(a[0]));
-
   // ES modules that import { readFileSync } from "node:fs" see the wrapped functions too.
   syncBuiltinESMExports();
   onEsmModuleLoad((file) => esmLoaded?.add(file));
