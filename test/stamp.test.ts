@@ -7,7 +7,7 @@ import * as assert from "uvu/assert";
 import { Mixer } from "../lib/stamp/hash.js";
 import { bindingLooks, followedSignature, mixCurrent, mixRecorded, signatureOf, statLooks, type Looks, type Signature } from "../lib/stamp/signature.js";
 import { alwaysCounted, replayable, writeStamp, type Context } from "../lib/stamp/stamp.js";
-import { copyFixture, REPO, runCli } from "./helpers.js";
+import { copyFixture, REPO, runCli, startCli, waitFor } from "./helpers.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -422,6 +422,30 @@ test("a build in a repository whose pre-commit hook runs check leaves check's st
   assert.is(stale.code, 1, "an edit after the build voids the stamp");
   assert.match(stale.stdout, /consumer: code experiments\/consumer\/steps.ts modified/);
   rmSync(ws, { recursive: true, force: true });
+});
+
+test("watch mode's builds leave check's stamp too, where a hook runs check", async () => {
+  const ws = copyFixture("tutorial");
+  execFileSync("git", ["init", "-q", ws]);
+  assert.is((await runCli(["hook", "install"], ws)).code, 0);
+  const watch = startCli(["watch"], ws);
+  let err = "";
+  watch.stderr!.on("data", (d) => (err += d));
+  try {
+    const stampFile = join(ws, ".crystallize", "stamps", "check");
+    await waitFor(() => existsSync(stampFile));
+    const first = stampIdentity(ws, "check");
+    const steps = join(ws, "experiments", "consumer", "steps.ts");
+    writeFileSync(steps, readFileSync(steps, "utf8").replace("data.producer_summary.total", "data.producer_summary.total * 2"));
+    await waitFor(() => stampIdentity(ws, "check") !== first);
+    const before = await settledStamp(ws, "check");
+    const replay = await runCli(["check"], ws);
+    assert.is(replay.code, 0, replay.output + err);
+    assert.is(stampIdentity(ws, "check"), before, "the check after a watch rebuild is answered from the stamp it left");
+  } finally {
+    watch.kill("SIGKILL");
+    rmSync(ws, { recursive: true, force: true });
+  }
 });
 
 test("without a hook that runs check, a build leaves no stamp of check", async () => {

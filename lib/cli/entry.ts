@@ -5,9 +5,13 @@ import type { Context } from "../stamp/stamp.js";
  * `command` are set) runs traced, and is stamped when it turns out to have changed nothing.
  */
 export async function run(argv: string[], context?: Context, command?: string): Promise<number> {
-  if (!context || !command) return (await import("./main.js")).main(argv);
+  if (!context) return (await import("./main.js")).main(argv);
   // Loaded only here: tracing needs child_process, which a replay does without.
-  const { startTrace, stampFromTrace } = await import("../stamp/trace.js");
+  const { knowContext, startTrace, stampFromTrace } = await import("../stamp/trace.js");
+  if (!command) {
+    knowContext(context);
+    return (await import("./main.js")).main(argv);
+  }
   const trace = startTrace(context);
   const code = await (await import("./main.js")).main(argv);
   stampFromTrace(trace, context, command, code);

@@ -10,7 +10,10 @@ const STAMPED = new Set(["build", "check"]);
 export interface FastAnswer {
   /** Set when the command was answered from a stamp. */
   exitCode?: number;
-  /** Set when the command may be stamped: run it traced (see entry.ts) with this context. */
+  /**
+   * Set when the command may be stamped: run it traced (see entry.ts) with this context. Set
+   * without `command` for watch mode, which is not traced but may leave check's stamp.
+   */
   context?: Context;
   /** The stampable command (`build` or `check`), with `context`. */
   command?: string;
@@ -37,10 +40,13 @@ export function answerFromStamp(argv: string[]): FastAnswer {
   const at = commandIndex(argv);
   const start = at === 2 ? argv[1] : at === 1 ? argv[0].slice("--cwd=".length) : ".";
   const command = argv[at];
-  // --json prints durations and a log path, and --watch never ends: neither is stamped.
-  if (!STAMPED.has(command) || start === undefined || argv.includes("--json") || argv.includes("--watch") || process.env.CRYSTALLIZE_NO_STAMP) return {};
+  const watching = command === "watch" || (command === "build" && argv.includes("--watch"));
+  // --json prints durations and a log path: never stamped.
+  if (!(STAMPED.has(command) || watching) || start === undefined || argv.includes("--json") || process.env.CRYSTALLIZE_NO_STAMP) return {};
   // This bundle is rewritten by every build of the tool: its signature stands for the build.
   const context: Context = { argv, cwd: process.cwd(), tool: toolIdentity([join(__dirname, "fast.cjs")]) };
+  // Watch mode never ends, so it is never stamped; its builds may leave check's (prestamp.ts).
+  if (watching) return { context };
   for (let dir = resolve(start); ; dir = dirname(dir)) {
     const answer = replayable(stampPath(dir, command), context);
     if (answer !== undefined) {

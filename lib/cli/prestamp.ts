@@ -24,7 +24,8 @@ const FS_TICK_MS = 20;
  * a traced `crystallize check` in the workspace root would be, and leaves its stamp. Nothing
  * is vouched for that the check did not itself read; an edit after the build voids the stamp
  * like any other. It shares the build's stat cache, which stats each file it answers for as a
- * freshly loaded one would. Only in a traced build (not `--json`, not with CRYSTALLIZE_NO_STAMP).
+ * freshly loaded one would. Only in a traced build or in watch mode (not `--json`, not with
+ * CRYSTALLIZE_NO_STAMP).
  */
 export async function prestampCheck(root: string, statCache: StatCache): Promise<void> {
   const context = tracedContext();

@@ -39,6 +39,10 @@ export async function watchCommand(targets: string[], flags: { cwd: string; jobs
         if (log) reporting.note(paint("dim", `log: ${log}`));
         if (!interrupt.signal.aborted) reporting.note(paint("dim", "watching for changes (Ctrl-C to stop)"));
       },
+      // As after `crystallize build`: the commit that follows a build runs check in its hook.
+      afterBuild: async (outcome, statCache) => {
+        if (outcome.ok && outcome.lockWritten) await (await import("./prestamp.js")).prestampCheck(outcome.root, statCache);
+      },
     });
     return EXIT.interrupted;
   } finally {

@@ -80,7 +80,15 @@ export function startTrace(context: Context): Trace {
   return active;
 }
 
-/** The context of the traced command line; undefined when this process is not traced. */
+/**
+ * For watch mode, which is not traced as a whole (it never ends) but records a trace of its
+ * own around the `check` it runs after a build (see prestamp.ts): the command line's context.
+ */
+export function knowContext(context: Context): void {
+  commandContext = context;
+}
+
+/** The context of this command line when it may leave stamps (traced, or watch mode); else undefined. */
 export function tracedContext(): Context | undefined {
   return commandContext;
 }

@@ -1,6 +1,7 @@
 import { relative, sep } from "node:path";
 import { watch, type FSWatcher } from "chokidar";
 import { buildWorkspace, definitions, openWorkspace, prepareBuild, type BuildOutcome } from "../api/build.js";
+import type { StatCache } from "../hash/stat-cache.js";
 import { STATE_DIR } from "../workspace/state.js";
 import { LOCK_FILE } from "../lock/lockfile.js";
 import type { ExecutionEvents } from "../run/results.js";
@@ -17,6 +18,8 @@ export interface WatchOptions {
   events: Partial<ExecutionEvents>;
   /** Called after every build with its outcome, or with the error that stopped it. */
   onCycle(result: { outcome?: BuildOutcome; error?: unknown; changed: string[] }): void;
+  /** Awaited after onCycle of a build that ran, before the next can start. */
+  afterBuild?(outcome: BuildOutcome, statCache: StatCache): Promise<void>;
   /** Called when a burst of changes starts a rebuild, before anything is planned. */
   onChange?(changed: string[]): void;
   /** Called when a change during a build stops experiments it made stale (they rerun next). */
@@ -65,6 +68,8 @@ export async function watchWorkspace(o: WatchOptions): Promise<void> {
         onStart: (control) => (running = { defined, cancel: control.cancel }),
       });
       o.onCycle({ outcome, changed });
+      // What follows a build is a shortcut for later commands: its failure is no build's.
+      await o.afterBuild?.(outcome, loaded.statCache).catch(() => {});
     } catch (error) {
       o.onCycle({ error, changed });
     }
