@@ -13,17 +13,25 @@ const KEYED_ELSEWHERE = new Set(["package.json", "tsconfig.json"]);
  * the experiment "up to date". Pure.
  */
 export function undeclaredReads(root: string, dataDir: string, read: Iterable<string>, keyed: ReadonlySet<string>): string[] {
-  const data = toPosix(relative(root, dataDir));
   const out = new Set<string>();
   for (const path of read) {
-    const rel = toPosix(relative(root, path));
-    if (rel === "" || rel.startsWith("../") || isAbsolute(rel) || keyed.has(rel) || KEYED_ELSEWHERE.has(basename(rel))) continue;
-    if (rel === data || rel.startsWith(`${data}/`)) continue;
-    const folders = rel.split("/").slice(0, -1);
-    if (folders.some((f) => f === "node_modules" || f.startsWith("."))) continue;
-    out.add(rel);
+    const rel = userPath(root, dataDir, path, "folders");
+    if (rel !== undefined && !keyed.has(rel) && !KEYED_ELSEWHERE.has(basename(rel))) out.add(rel);
   }
   return [...out].sort();
+}
+
+/**
+ * `path` relative to the workspace root, when it is the user's: inside the workspace and not
+ * the root itself, not under the data folder, and not under node_modules or a dot-folder (of
+ * its `folders`, or of `all` its segments, itself included). Undefined otherwise.
+ */
+function userPath(root: string, dataDir: string, path: string, hidden: "folders" | "all"): string | undefined {
+  const rel = toPosix(relative(root, path));
+  const data = toPosix(relative(root, dataDir));
+  if (rel === "" || rel.startsWith("../") || isAbsolute(rel) || rel === data || rel.startsWith(`${data}/`)) return undefined;
+  const segments = rel.split("/");
+  return (hidden === "all" ? segments : segments.slice(0, -1)).some((f) => f === "node_modules" || f.startsWith(".")) ? undefined : rel;
 }
 
 /**
@@ -34,14 +42,10 @@ export function undeclaredReads(root: string, dataDir: string, read: Iterable<st
  * Pure.
  */
 export function unwatchedListings(root: string, dataDir: string, listed: Iterable<string>, globBases: readonly string[]): string[] {
-  const data = toPosix(relative(root, dataDir));
   const out = new Set<string>();
   for (const path of listed) {
-    const rel = toPosix(relative(root, path));
-    if (rel === "" || rel.startsWith("../") || isAbsolute(rel) || rel === data || rel.startsWith(`${data}/`)) continue;
-    if (rel.split("/").some((f) => f === "node_modules" || f.startsWith("."))) continue;
-    if (globBases.some((base) => base === "" || rel === base || rel.startsWith(`${base}/`))) continue;
-    out.add(rel);
+    const rel = userPath(root, dataDir, path, "all");
+    if (rel !== undefined && !globBases.some((base) => base === "" || rel === base || rel.startsWith(`${base}/`))) out.add(rel);
   }
   return [...out].sort();
 }

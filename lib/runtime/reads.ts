@@ -33,20 +33,20 @@ let listed: Set<string> | undefined;
 
 /** Wraps the fs functions once, at the worker's start; they record only while a unit runs. */
 export function watchReads(): void {
-  const note = (path: unknown) => {
-    const abs = reads && pathOf(path);
-    if (abs) reads!.add(abs);
+  // Into the set a unit is recording, if one runs: `which` is read at each call.
+  const into = (which: () => Set<string> | undefined) => (path: unknown) => {
+    const set = which();
+    const abs = set && pathOf(path);
+    if (abs) set!.add(abs);
   };
+  const note = into(() => reads);
+  const noteListed = into(() => listed);
   const api = fs as unknown as Record<string, unknown>;
   const promises = fs.promises as unknown as Record<string, unknown>;
   // A copy reads its source as surely as readFile does (`cp` lists and copies through these).
   const readers = [[api, "readFileSync"], [api, "readFile"], [api, "createReadStream"], [promises, "readFile"], [api, "copyFileSync"], [api, "copyFile"], [promises, "copyFile"]] as const;
   for (const [target, name] of readers) wrapFunction(target, name, (a) => note(a[0]));
   for (const [target, name] of [[api, "openSync"], [api, "open"], [promises, "open"]] as const) wrapFunction(target, name, (a) => !opensForWriting(typeof a[1] === "function" ? undefined : a[1]) && note(a[0]));
-  const noteListed = (path: unknown) => {
-    const abs = listed && pathOf(path);
-    if (abs) listed!.add(abs);
-  };
   for (const [target, name] of [[api, "readdirSync"], [api, "readdir"], [promises, "readdir"], [api, "opendirSync"], [api, "opendir"], [promises, "opendir"]] as const) wrapFunction(target, name, (a) => noteListed(a[0]));
   // ES modules that import { readFileSync } from "node:fs" see the wrapped functions too.
   syncBuiltinESMExports();
