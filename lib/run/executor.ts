@@ -1,23 +1,14 @@
-import { rm } from "node:fs/promises";
-import { join, relative } from "node:path";
-import { statSync } from "node:fs";
-import { digestFile, type Digest } from "../hash/digest.js";
+import type { Digest } from "../hash/digest.js";
 import type { UnitKey } from "../hash/keys.js";
 import type { StatCache } from "../hash/stat-cache.js";
 import type { Graph } from "../graph/graph.js";
-import { settleHypotheses, type SettledHypotheses } from "../hypotheses/settle.js";
-import { HYPOTHESES_FILE } from "../hypotheses/types.js";
+import type { SettledHypotheses } from "../hypotheses/settle.js";
 import type { BuildPlan, ExperimentPlan, KeyFn, Read, Unit } from "../plan/plan.js";
 import type { Store, StoredOutput, UnitRecord } from "../store/store.js";
-import { settleVersion } from "../store/versions.js";
-import type { PoolEvents, WorkerPool } from "./pool.js";
-import { oneLine, relativiseStack } from "./user-error.js";
-import { Compiler } from "./compile.js";
-import { Workers } from "./workers.js";
-import { unitSpec } from "./spec.js";
-import { CoverageWarnings } from "./undeclared.js";
-import { toPosix } from "../workspace/workspace.js";
+import type { WorkerPool } from "./pool.js";
 import type { ExecutionEvents, ExperimentResult, UnitResult } from "./results.js";
+import { settleExperiment } from "./settle.js";
+import { UnitRunner, type UnitHooks } from "./unit-runner.js";
 
 export interface ExecuteOptions {
   root: string;
@@ -78,12 +69,11 @@ interface RunningExperiment {
  * Runs a plan: a ready queue of units bounded by `jobs`, highest priority first. An
  * experiment's units become ready the moment its last upstream is done; each unit is looked up
  * in the store by key and runs only on a miss. When an experiment fails, everything downstream
- * is skipped while independent experiments go on.
+ * is skipped while independent experiments go on. This is which unit runs when; how one runs
+ * is UnitRunner's (unit-runner.ts), and what a finished experiment comes to, settle.ts's.
  */
 export class Executor {
-  private readonly workers: Workers;
-  private readonly compiler: Compiler;
-  private readonly staging: string;
+  private readonly units: UnitRunner;
   private readonly running = new Map<string, RunningExperiment>();
   private readonly results = new Map<string, ExperimentResult>();
   /** Per finished experiment: `condition/replicate` -> its record. */
@@ -97,43 +87,30 @@ export class Executor {
   private aborted = false;
   /** Experiments stopped by cancel(): their units' outcomes are dropped. */
   private readonly cancelled = new Set<string>();
-  /** Units of each experiment sent to a worker and not yet back. */
-  private readonly flying = new Map<string, number>();
-  private warmed = false;
-  private unitCounter = 0;
   /** Hypothesis evaluations under way: they do not hold up dependents, only the end of run(). */
   private readonly verdicts = new Map<string, Promise<SettledHypotheses | undefined>>();
-  private readonly unitById = new Map<string, Unit>();
-  private readonly coverage: CoverageWarnings;
   private onIdle: () => void = () => {};
-  /** When the first unit reached a worker: what comes before is start-up, not scheduling. */
-  firstUnitAt?: number;
   /** When the last result (or verdict) was in: what comes after (workers exiting) is tear-down. */
   lastFinishedAt?: number;
 
   constructor(private readonly o: ExecuteOptions) {
-    this.staging = join(o.store.dataDir, ".tmp", o.tag);
-    const events: PoolEvents = {
-      onLog: (id, line) => {
-        const unit = this.unitById.get(id);
-        o.events.log(unit?.experiment ?? this.workers.experimentOf(id) ?? "?", line, unit && { condition: unit.condition.name, replicate: unit.replicate });
-      },
-      onStart: (id) => {
-        this.firstUnitAt ??= performance.now();
-        const unit = this.unitById.get(id);
-        if (unit) o.events.unitStarted(unit.experiment, { condition: unit.condition.name, replicate: unit.replicate });
-      },
-    };
-    this.workers = new Workers(o, events, o.pool);
-    this.compiler = new Compiler(o.root);
-    this.coverage = new CoverageWarnings({ root: o.root, dataDir: o.store.dataDir, codeOf: o.codeOf, inputsOf: o.inputsOf, loaderCodeOf: o.loaderCodeOf, configOf: (e) => o.graph.node(e).config });
+    this.units = new UnitRunner(o, {
+      upstream: (read) => this.upstreamOutput(read),
+      versionOf: (name) => this.results.get(name)!.version!,
+      wanted: (name) => !this.aborted && !this.cancelled.has(name),
+    });
+  }
+
+  /** When the first unit reached a worker: what comes before is start-up, not scheduling. */
+  get firstUnitAt(): number | undefined {
+    return this.units.firstUnitAt;
   }
 
   async run(): Promise<ExperimentResult[]> {
     try {
       for (const plan of this.o.plan.experiments) this.running.set(plan.name, { plan, results: [], announced: false, returned: 0 });
       // Workers started early: the store is empty and every unit will run, so compile all now.
-      if (this.o.pool) for (const plan of this.o.plan.experiments) void this.compiledFor(plan.name);
+      if (this.o.pool) for (const plan of this.o.plan.experiments) void this.units.compiledFor(plan.name);
       await new Promise<void>((resolve) => {
         this.onIdle = resolve;
         this.release();
@@ -151,8 +128,7 @@ export class Executor {
         (p) => this.results.get(p.name) ?? { name: p.name, status: "skipped", units: [], skippedBecause: "interrupted", durationMs: 0 },
       );
     } finally {
-      await this.workers.close();
-      await rm(this.staging, { recursive: true, force: true });
+      await this.units.close();
     }
   }
 
@@ -162,24 +138,20 @@ export class Executor {
    * end as skipped. Everything else goes on.
    */
   cancel(names: Iterable<string>): void {
-    const ids = new Set<string>();
+    const stopping = new Set<string>();
     for (const name of names) {
       if (this.results.has(name) || !this.running.has(name)) continue;
+      stopping.add(name);
       this.cancelled.add(name);
       for (let i = this.ready.length - 1; i >= 0; i--) if (this.ready[i].exp.plan.name === name) this.ready.splice(i, 1);
-      for (const [id, unit] of this.unitById) if (unit.experiment === name) ids.add(id);
     }
-    this.workers.kill(ids);
+    this.units.kill(stopping);
     for (const name of this.cancelled) {
       const exp = this.running.get(name)!;
       // Experiments with nothing in flight end here; the others when their killed units return.
-      if (exp && !this.results.has(name) && this.inFlightOf(name) === 0) this.endCancelled(name);
+      if (exp && !this.results.has(name) && this.units.inFlight(name) === 0) this.endCancelled(name);
     }
     this.pump();
-  }
-
-  private inFlightOf(name: string): number {
-    return this.flying.get(name) ?? 0;
   }
 
   private endCancelled(name: string): void {
@@ -191,8 +163,7 @@ export class Executor {
   async abort(): Promise<void> {
     this.aborted = true;
     this.onIdle();
-    await this.workers.close(true);
-    await rm(this.staging, { recursive: true, force: true });
+    await this.units.close(true);
   }
 
   /** Moves experiments whose upstreams are all done into the ready queue. */
@@ -250,13 +221,17 @@ export class Executor {
       this.slots--;
       this.pump();
     };
-    const freeUnlessLast = () => {
-      exp.returned++;
-      if (exp.returned < exp.plan.units.length || this.queueOutranksDependents(exp.plan.name)) free();
+    const hooks: UnitHooks = {
+      free: (failed) => {
+        if (failed) this.failed = true;
+        exp.returned++;
+        if (exp.returned < exp.plan.units.length || this.queueOutranksDependents(exp.plan.name)) free();
+      },
+      missed: () => this.missed(exp),
     };
     let result: UnitResult | undefined;
     try {
-      result = await this.runUnit(exp, unit, freeUnlessLast);
+      result = await this.units.run(unit, hooks);
     } catch (err) {
       // An I/O error of ours (disk full, permissions): fail the unit, keep the build going.
       const error = { name: "Error", message: `crystallize could not store the result: ${(err as Error).message}`, stack: "" };
@@ -272,7 +247,7 @@ export class Executor {
         );
       }
     }
-    if (this.cancelled.has(exp.plan.name) && !this.results.has(exp.plan.name) && this.inFlightOf(exp.plan.name) === 0) this.endCancelled(exp.plan.name);
+    if (this.cancelled.has(exp.plan.name) && !this.results.has(exp.plan.name) && this.units.inFlight(exp.plan.name) === 0) this.endCancelled(exp.plan.name);
     this.inflight--;
     this.release(exp.plan.name);
     free();
@@ -315,172 +290,36 @@ export class Executor {
     return out;
   }
 
+  /** A unit about to run: its experiment is announced, and the build's first miss starts the workers. */
+  private missed(exp: RunningExperiment): void {
+    if (!exp.announced) {
+      exp.announced = true;
+      this.o.events.experimentStarted(exp.plan.name, exp.plan.units.length);
+      this.precompileDependents(exp.plan.name);
+    }
+    this.units.warmOnce(exp.plan.name, () => (this.alone(exp) ? 1 : Math.min(this.o.jobs, this.unsettledUnits())));
+  }
+
   /**
    * An experiment that runs will most likely change what its dependents read, so they will run
    * too: their code is compiled while it runs, not when their first unit starts.
    */
   private precompileDependents(experiment: string): void {
-    for (const name of this.o.graph.node(experiment).downstream) if (this.running.has(name)) void this.compiledFor(name);
+    for (const name of this.o.graph.node(experiment).downstream) if (this.running.has(name)) void this.units.compiledFor(name);
   }
 
-  /** The experiment's TypeScript compiled for the workers (see lib/run/compile.ts); none for Python. */
-  private compiledFor(experiment: string): Promise<Record<string, string>> {
-    return this.workers.isPython(experiment) ? Promise.resolve({}) : this.compiler.compiled(this.o.codeOf(experiment));
-  }
-
-  /** Looks the unit up in the store, runs it on a miss and stores its result. */
-  private async runUnit(exp: RunningExperiment, unit: Unit, free: () => void): Promise<UnitResult | undefined> {
-    const key = this.o.keyOf(unit, (read) => this.upstreamOutput(read).digest);
-    const reads = Object.fromEntries(unit.reads.map((r) => [`${r.experiment}#${r.output}`, this.upstreamOutput(r).digest]));
-    const base = { condition: unit.condition.name, replicate: unit.replicate, seed: unit.seed, key, reads };
-    const verifying = this.o.verify?.experiments.has(unit.experiment) ?? false;
-    if (!this.o.force.has(unit.experiment) && !verifying) {
-      const hit = await this.o.store.lookup(key);
-      if (hit) {
-        free();
-        return { ...base, cached: true, outcome: { status: "ok", record: hit } };
-      }
-    }
-    if (this.aborted || this.cancelled.has(unit.experiment)) return undefined;
-    if (!exp.announced) {
-      exp.announced = true;
-      this.o.events.experimentStarted(exp.plan.name, exp.plan.units.length);
-      this.precompileDependents(unit.experiment);
-    }
-    if (!this.warmed && !this.workers.isPython(unit.experiment)) {
-      this.warmed = true;
-      this.workers.warm(this.alone(exp) ? 1 : Math.min(this.o.jobs, this.unsettledUnits()));
-    }
-    const id = `u${++this.unitCounter}`;
-    this.unitById.set(id, unit);
-    for (const read of unit.reads) {
-      if (read.fallback && unit.replicate === 0) {
-        this.o.events.warn(exp.plan.name, `condition "${unit.condition.name}": ${read.experiment} has no active "${unit.condition.name}", reading its baseline for ${read.alias}`);
-      }
-    }
-    this.flying.set(unit.experiment, this.inFlightOf(unit.experiment) + 1);
-    const spec = unitSpec({
-      id,
-      unit,
-      root: this.o.root,
-      graph: this.o.graph,
-      dataDir: this.o.store.dataDir,
-      single: this.o.singles.get(unit.experiment),
-      versionOf: (name) => this.results.get(name)!.version!,
-      stagingPath: (alias) => this.stagingPath(id, alias),
-    });
-    const outcome = await this.workers.run(spec, unit, await this.compiledFor(unit.experiment));
-    this.flying.set(unit.experiment, this.inFlightOf(unit.experiment) - 1);
-    if (this.cancelled.has(unit.experiment)) {
-      free();
-      return undefined;
-    }
-    // Known before the slot is handed on, so that --fail-fast starts nothing after a failure.
-    if (outcome.status === "failed") this.failed = true;
-    free();
-    if (this.aborted) return undefined;
-    if (outcome.status === "failed") {
-      const error = { ...outcome.error, stack: relativiseStack(outcome.error.stack, this.o.root) };
-      if (!verifying) await this.o.store.markFailed(key, error.message);
-      return { ...base, cached: false, outcome: { status: "failed", error, durationMs: outcome.durationMs } };
-    }
-    const cfg = this.o.graph.node(unit.experiment).config;
-    const outputs: Record<string, StoredOutput> = {};
-    for (const o of cfg.outputs) {
-      const staged = this.stagingPath(id, o.alias);
-      const stored = verifying ? { digest: await digestFile(staged), size: statSync(staged).size } : await this.o.store.ingest(staged);
-      outputs[o.alias] = { file: o.fileName, ...stored };
-    }
-    const record: UnitRecord = {
-      key,
-      experiment: unit.experiment,
-      condition: unit.condition.name,
-      replicate: unit.replicate,
-      seed: unit.seed,
-      outputs,
-      metrics: outcome.metrics,
-      durationMs: Math.round(outcome.durationMs),
-    };
-    if (!verifying) await this.o.store.writeRecord(record);
-    for (const warning of this.coverage.afterUnit(unit, outcome)) this.o.events.warn(unit.experiment, warning);
-    return { ...base, cached: false, outcome: { status: "ok", record } };
-  }
-
+  /** Settles an experiment whose units are all in: its version and view, or its failure. */
   private async complete(exp: RunningExperiment): Promise<void> {
-    const { plan } = exp;
     if (this.aborted) return;
-    const duration = performance.now() - (exp.started ?? performance.now());
-    if (exp.results.some((r) => r.outcome.status === "failed")) {
-      this.finish({ name: plan.name, status: "failed", units: exp.results, durationMs: duration });
-      return;
-    }
-    const cfg = this.o.graph.node(plan.name).config;
-    const units = [...exp.results].sort((a, b) => a.replicate - b.replicate || (a.condition < b.condition ? -1 : 1));
-    const records = units.map((u) => (u.outcome as { record: UnitRecord }).record);
-    this.records.set(plan.name, new Map(records.map((r) => [`${r.condition}/${r.replicate}`, r])));
-    if (this.o.verify?.experiments.has(plan.name)) {
-      // Verified results are compared, never kept: dependents read the locked version in place.
-      const version = this.o.verify.version(plan.name);
-      this.finish({ name: plan.name, status: "built", version, units: exp.results, durationMs: duration });
-      return;
-    }
-
-    const upstream: Record<string, number> = {};
-    for (const edge of this.o.graph.node(plan.name).inputs) upstream[`${edge.experiment}#${edge.output}`] = this.results.get(edge.experiment)!.version!;
-    const { version, view } = await settleVersion(this.o.store, this.o.statCache, {
-      experiment: plan.name,
-      records,
-      conditions: plan.conditions.map((c) => c.name),
-      replicates: plan.replicates,
-      seed: cfg.seed,
-      outputs: Object.fromEntries(cfg.outputs.map((o) => [o.alias, o.fileName])),
-      upstream,
-      tag: this.o.tag,
-    });
-    const status = units.every((u) => u.cached) ? "cached" : "built";
-    const digest = this.o.hypotheses?.get(plan.name);
-    if (digest !== undefined) this.verdicts.set(plan.name, this.judge(plan, version, records, digest));
-    this.finish({ name: plan.name, status, version, view, units: exp.results, durationMs: duration });
-  }
-
-  /**
-   * Brings the version's hypotheses.json up to date. A verifier's failure is part of the
-   * verdicts; only an I/O error of ours ends here, as a warning: the build still stands.
-   */
-  private async judge(plan: ExperimentPlan, version: number, records: UnitRecord[], digest: Digest): Promise<SettledHypotheses | undefined> {
-    const cfg = this.o.graph.node(plan.name).config;
-    try {
-      return await settleHypotheses({
-        path: join(this.o.store.dataDir, plan.name, `v${version}`, HYPOTHESES_FILE),
-        digest,
-        hypotheses: cfg.hypotheses,
-        conditions: plan.conditions.map((c) => c.name),
-        records,
-        stopped: () => this.aborted,
-        runCustom: async (name, baseline, treatment, params) => {
-          const outcome = await this.workers.verify(plan.name, name, { baseline, treatment, params });
-          if (outcome.status === "ok") return outcome.result;
-          throw new Error(oneLine(outcome.error, this.o.root));
-        },
-      });
-    } catch (err) {
-      this.o.events.warn(plan.name, `hypotheses could not be evaluated: ${(err as Error).message}`);
-      return undefined;
-    }
+    const settled = await settleExperiment(this.o, exp, (name) => this.results.get(name)!.version!, this.units, () => this.aborted);
+    if (settled.records) this.records.set(exp.plan.name, new Map(settled.records.map((r) => [`${r.condition}/${r.replicate}`, r])));
+    if (settled.verdicts) this.verdicts.set(exp.plan.name, settled.verdicts);
+    this.finish(settled.result);
   }
 
   private finish(result: ExperimentResult): void {
     this.lastFinishedAt = performance.now();
     this.results.set(result.name, result);
     this.o.events.experimentFinished(result);
-  }
-
-  /**
-   * Flat names in the build's one staging folder, not a folder per unit: each folder made and
-   * removed cost two inode operations per unit, and on ext4 without a journal every inode
-   * freed is skipped by the allocator for a minute, which slowed each later file creation.
-   */
-  private stagingPath(unitId: string, alias: string): string {
-    return join(this.staging, `${unitId}.${alias}`);
   }
 }
