@@ -3,7 +3,8 @@ import { dirname, relative, resolve } from "node:path";
 import { Graph } from "../graph/graph.js";
 import { renderGraph, type GraphFormat } from "../report/graph-format.js";
 import { toPosix } from "../workspace/workspace.js";
-import { buildWorkspace, openWorkspace, type BuildOptions, type BuildOutcome, type LoadedWorkspace } from "./build.js";
+import { buildWorkspace, type BuildOptions, type BuildOutcome } from "./build.js";
+import { openWorkspace, type LoadedWorkspace } from "./open.js";
 
 /**
  * The experiment graph of a workspace, for use from code:

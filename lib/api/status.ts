@@ -5,7 +5,8 @@ import type { LockFile } from "../lock/lockfile.js";
 import type { Assessment } from "../plan/assess.js";
 import type { Reason } from "../plan/reasons.js";
 import { latestVersion } from "../store/views.js";
-import { assessBuild, prepareBuild, type LoadedWorkspace } from "./build.js";
+import type { LoadedWorkspace } from "./open.js";
+import { assessBuild, prepareBuild } from "./prepare.js";
 
 /**
  * What `list`, `show` and `graph` say about an experiment. `fresh`, `stale` and `blocked` are

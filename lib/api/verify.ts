@@ -2,7 +2,9 @@ import type { Digest } from "../hash/digest.js";
 import { CrystallizeError } from "../errors/error.js";
 import { assess } from "../plan/assess.js";
 import type { ExperimentResult } from "../run/results.js";
-import { assessBuild, buildWorkspace, prepareBuild, type BuildOptions, type LoadedWorkspace } from "./build.js";
+import { buildWorkspace, type BuildOptions } from "./build.js";
+import type { LoadedWorkspace } from "./open.js";
+import { assessBuild, prepareBuild } from "./prepare.js";
 
 /** One output whose rebuilt bytes differ from the locked ones. */
 export interface OutputMismatch {

@@ -1,6 +1,8 @@
 import { join, relative } from "node:path";
 import { assess } from "../plan/assess.js";
-import { assessBuild, buildWorkspace, openWorkspace, prepareBuild, withWorkspaceLock, type PlanRequest } from "../api/build.js";
+import { buildWorkspace, withWorkspaceLock } from "../api/build.js";
+import { openWorkspace } from "../api/open.js";
+import { assessBuild, prepareBuild, type PlanRequest } from "../api/prepare.js";
 import { readLock } from "../lock/lockfile.js";
 import { collectGarbage } from "../store/gc.js";
 import { experimentStatuses, type ExperimentStatus } from "../api/status.js";

@@ -7,12 +7,11 @@ import type { Context } from "../stamp/stamp.js";
 export async function run(argv: string[], context?: Context, command?: string): Promise<number> {
   if (!context) return (await import("./main.js")).main(argv);
   // Loaded only here: tracing needs child_process, which a replay does without.
-  const { knowContext, startTrace, stampFromTrace } = await import("../stamp/trace.js");
-  if (!command) {
-    knowContext(context);
-    return (await import("./main.js")).main(argv);
-  }
-  const trace = startTrace(context);
+  const { useContext, startTrace, stampFromTrace } = await import("../stamp/trace.js");
+  useContext(context);
+  // Watch mode (no command) is not traced as a whole: it never ends.
+  if (!command) return (await import("./main.js")).main(argv);
+  const trace = startTrace();
   const code = await (await import("./main.js")).main(argv);
   stampFromTrace(trace, context, command, code);
   return code;

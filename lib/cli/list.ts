@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { openWorkspace } from "../api/build.js";
+import { openWorkspace } from "../api/open.js";
 import { currentVersion, experimentStatuses } from "../api/status.js";
 import { listEntry, orderEntries, renderList, type ListDocument } from "../report/list-format.js";
 import { makePaint, useColor } from "../report/style.js";

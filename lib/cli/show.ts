@@ -1,5 +1,5 @@
 import { join, relative } from "node:path";
-import { openWorkspace } from "../api/build.js";
+import { openWorkspace } from "../api/open.js";
 import { currentVersion, experimentStatuses } from "../api/status.js";
 import { CrystallizeError } from "../errors/error.js";
 import { reasonJson } from "../report/assessment.js";

@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { openWorkspace } from "../api/build.js";
+import { openWorkspace } from "../api/open.js";
 import { BASELINE } from "../config/types.js";
 import { CrystallizeError, didYouMean } from "../errors/error.js";
 import { writeFileAtomic } from "../store/atomic.js";

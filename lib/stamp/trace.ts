@@ -53,7 +53,7 @@ const SPAWNS = ["spawn", "spawnSync", "exec", "execSync", "execFile", "execFileS
 /** The trace being recorded into, if any. The wrappers are installed once and stay. */
 let active: Trace | undefined;
 let installed = false;
-/** The context of the command line being traced (see startTrace). */
+/** The context of a command line that may leave stamps (see useContext). */
 let commandContext: Context | undefined;
 
 /**
@@ -70,25 +70,21 @@ function newTrace(): Trace {
 }
 
 /**
- * Starts recording the command line of `context`; meant to be called once, before the
- * command's code runs.
+ * The context of this command line, which may leave stamps: the whole run's, when it is traced
+ * (startTrace), or those of the checks watch mode runs after its builds (see prestamp.ts).
  */
-export function startTrace(context: Context): Trace {
-  install();
+export function useContext(context: Context): void {
   commandContext = context;
+}
+
+/** Starts recording the command line; meant to be called once, before the command's code runs. */
+export function startTrace(): Trace {
+  install();
   active = newTrace();
   return active;
 }
 
-/**
- * For watch mode, which is not traced as a whole (it never ends) but records a trace of its
- * own around the `check` it runs after a build (see prestamp.ts): the command line's context.
- */
-export function knowContext(context: Context): void {
-  commandContext = context;
-}
-
-/** The context of this command line when it may leave stamps (traced, or watch mode); else undefined. */
+/** The context given to useContext, if any: where stamps may be left. */
 export function tracedContext(): Context | undefined {
   return commandContext;
 }

@@ -1,6 +1,8 @@
 import { relative, sep } from "node:path";
 import { watch, type FSWatcher } from "chokidar";
-import { buildWorkspace, definitions, openWorkspace, prepareBuild, type BuildOutcome } from "../api/build.js";
+import { buildWorkspace, type BuildOutcome } from "../api/build.js";
+import { openWorkspace } from "../api/open.js";
+import { definitions, prepareBuild } from "../api/prepare.js";
 import type { StatCache } from "../hash/stat-cache.js";
 import { STATE_DIR } from "../workspace/state.js";
 import { LOCK_FILE } from "../lock/lockfile.js";
