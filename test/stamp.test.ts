@@ -23,6 +23,25 @@ function same(path: string, looks: Looks): boolean {
   return a.digest() === b.digest();
 }
 
+test("the mixer takes a double as its two 32-bit halves, so different numbers mix differently", () => {
+  const halves = new Uint32Array(new Float64Array([0]).buffer);
+  for (const n of [0, -0, 1, -1, 0.1, 1796050699235.44, 2 ** 53 + 2, NaN, Infinity]) {
+    const a = new Mixer();
+    const b = new Mixer();
+    a.number(n);
+    new Float64Array(halves.buffer)[0] = n;
+    b.word(halves[0]);
+    b.word(halves[1]);
+    assert.is(a.digest(), b.digest(), String(n));
+  }
+  const digests = [0, -0, 1, 1 + 2 ** -52, 1796050699235.44, 1796050699235.45].map((n) => {
+    const m = new Mixer();
+    m.number(n);
+    return m.digest();
+  });
+  assert.is(new Set(digests).size, digests.length);
+});
+
 test("a recorded signature hashes like the path it was taken of, looked at either way", () => {
   const dir = scratch();
   writeFileSync(join(dir, "f"), "x");
