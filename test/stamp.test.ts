@@ -1,4 +1,4 @@
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -6,8 +6,8 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { Mixer } from "../lib/stamp/hash.js";
 import { bindingLooks, followedSignature, mixCurrent, mixRecorded, signatureOf, statLooks, type Looks, type Signature } from "../lib/stamp/signature.js";
-import { alwaysCounted, replayable, writeStamp, type Context } from "../lib/stamp/stamp.js";
-import { copyFixture, REPO, runCli, startCli, waitFor } from "./helpers.js";
+import { alwaysCounted, replayable, terminalState, writeStamp, type Context } from "../lib/stamp/stamp.js";
+import { BIN, copyFixture, REPO, runCli, startCli, waitFor } from "./helpers.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -134,6 +134,11 @@ test("a stamp names the terminal only when the run asked about it", () => {
   const never = stampOf([], Date.now() + 10_000, new Set(), false).file;
   editHeader(never, (h) => assert.is(h.terminal, null));
   assert.ok(replayable(never, context), "never asked: replays with any streams");
+});
+
+test("the terminal state read through Node's tty binding is the streams' own", () => {
+  const streams = [process.stdout, process.stderr].map((s) => `${Boolean(s.isTTY)}:${(s.columns ?? 0) > 0}`).join(" ");
+  assert.is(terminalState(), streams);
 });
 
 test("a stamp replays while nothing it lists changed, and not after", async () => {
@@ -289,6 +294,27 @@ test("an unchanged build is answered from its stamp; edits, views, env and flags
   const added = await runCli(["build"], ws);
   assert.match(added.stdout, /1 built, 2 up to date/, "a new experiment folder is seen");
   rmSync(ws, { recursive: true, force: true });
+});
+
+test("an answer from a stamp to a reader gone, or to a closed stdout, ends as the engine would: exit 0, no stack", async () => {
+  const ws = copyFixture("tutorial");
+  assert.is((await runCli(["build"], ws)).code, 0);
+  await stamped(ws, ["build"]);
+  const before = logs(ws);
+  for (const stdout of ["gone", "closed"] as const) {
+    const child =
+      stdout === "gone"
+        ? spawn(process.execPath, [BIN, "build"], { cwd: ws, env: { ...process.env, CI: "true" }, stdio: ["ignore", "pipe", "pipe"] })
+        : spawn("sh", ["-c", `exec "$0" "$1" build >&-`, process.execPath, BIN], { cwd: ws, env: { ...process.env, CI: "true" }, stdio: ["ignore", "ignore", "pipe"] });
+    // Like `| head -c0`: the read end is gone before the answer is written.
+    if (stdout === "gone") child.stdout!.destroy();
+    let stderr = "";
+    child.stderr!.on("data", (d) => (stderr += d));
+    const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+    assert.is(code, 0, `${stdout}: ${stderr}`);
+    assert.is(stderr, "", stdout);
+  }
+  assert.is(logs(ws), before, "both answered from the stamp");
 });
 
 test("a deleted version folder is restored, not vouched for: the stamp lists the files in it", async () => {

@@ -1,3 +1,4 @@
+import { writeSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { seconds } from "../report/style.js";
 import { replayable, stampPath, toolIdentity, type Context } from "../stamp/stamp.js";
@@ -11,6 +12,8 @@ const STAMPED = new Set(["build", "check"]);
 export interface FastAnswer {
   /** Set when the command was answered from a stamp. */
   exitCode?: number;
+  /** With exitCode: whether the answer is written out, so that the process may exit at once. */
+  flushed?: boolean;
   /**
    * Set when the command may be stamped: run it traced (see entry.ts) with this context. Set
    * without `command` for watch mode, which is not traced but may leave check's stamp.
@@ -37,7 +40,12 @@ export function commandName(argv: string[]): string | undefined {
  * the workspace. CRYSTALLIZE_NO_STAMP=1 turns stamps off.
  */
 export function answerFromStamp(argv: string[]): FastAnswer {
-  ignoreClosedReaders();
+  const answer = fromStamp(argv);
+  if (answer.exitCode === undefined) ignoreClosedReaders();
+  return answer;
+}
+
+function fromStamp(argv: string[]): FastAnswer {
   const at = commandIndex(argv);
   const start = at === 2 ? argv[1] : at === 1 ? argv[0].slice("--cwd=".length) : ".";
   const command = argv[at];
@@ -50,11 +58,31 @@ export function answerFromStamp(argv: string[]): FastAnswer {
   if (watching) return { context };
   for (let dir = resolve(start); ; dir = dirname(dir)) {
     const answer = replayable(stampPath(dir, command), context);
-    if (answer !== undefined) {
-      process.stdout.write(answer.stdout.replace("\0", seconds(Date.now() - started)));
-      return { exitCode: answer.exitCode };
-    }
+    if (answer !== undefined) return { exitCode: answer.exitCode, flushed: writeAnswer(answer.stdout.replace("\0", seconds(Date.now() - started))) };
     if (dirname(dir) === dir) return { context, command };
+  }
+}
+
+/**
+ * Writes an answer to stdout as it is, without creating `process.stdout` (that loads Node's
+ * net, stream and tty modules, ~7 ms of an answer). True when it is all written; false when
+ * stdout would block and the rest went to the stream, which writes it before the process ends.
+ * A reader that went away (`| head -c0`) or a closed stdout take nothing, as the engine's
+ * output does (ignoreClosedReaders).
+ */
+function writeAnswer(text: string): boolean {
+  const bytes = Buffer.from(text);
+  let at = 0;
+  try {
+    while (at < bytes.length) at += writeSync(1, bytes, at);
+    return true;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "EPIPE" || code === "EBADF") return true;
+    if (code !== "EAGAIN") throw err;
+    ignoreClosedReaders();
+    process.stdout.write(bytes.subarray(at));
+    return false;
   }
 }
 

@@ -101,9 +101,39 @@ export function toolIdentity(files: string[]): string {
   return [process.version, process.arch, ...files.map(signatureOf)].join(" ");
 }
 
+/**
+ * Whether stdout and stderr are terminals and have a width: `true:true false:false`. A stream
+ * that is no terminal is told by Node's tty binding, as Node itself tells it, without creating
+ * `process.stdout`: that loads Node's net, stream and tty modules, ~7 ms of an answer from a
+ * stamp. A terminal's stream is created for its width (the answer is written to it anyway).
+ */
 export function terminalState(): string {
-  const one = (s: NodeJS.WriteStream) => `${Boolean(s.isTTY)}:${(s.columns ?? 0) > 0}`;
-  return `${one(process.stdout)} ${one(process.stderr)}`;
+  const tty = ttyBinding();
+  const one = (fd: 1 | 2) => {
+    if (tty?.isTTY(fd) === false) return "false:false";
+    const s = fd === 1 ? process.stdout : process.stderr;
+    return `${Boolean(s.isTTY)}:${(s.columns ?? 0) > 0}`;
+  };
+  return `${one(1)} ${one(2)}`;
+}
+
+let ttyWrap: { isTTY(fd: number): boolean } | null | undefined;
+
+/** Node's tty binding (what decides `isTTY`); null where it cannot be had. */
+function ttyBinding(): { isTTY(fd: number): boolean } | null {
+  if (ttyWrap !== undefined) return ttyWrap;
+  const quiet = process.noDeprecation;
+  try {
+    // process.binding is deprecated (DEP0111): under --pending-deprecation asking would print a warning.
+    process.noDeprecation = true;
+    const binding = (process as unknown as { binding(name: string): { isTTY?: unknown } }).binding("tty_wrap");
+    ttyWrap = typeof binding.isTTY === "function" ? (binding as { isTTY(fd: number): boolean }) : null;
+  } catch {
+    ttyWrap = null;
+  } finally {
+    process.noDeprecation = quiet;
+  }
+  return ttyWrap;
 }
 
 /** The hash of the listed paths' signatures now; undefined when one cannot be looked at. */
