@@ -12,11 +12,11 @@ export interface LoadedWorkspace {
   /** File facts remembered across runs in `.crystallize/stat-cache/`. */
   statCache: StatCache;
   /**
-   * The code modules' analyses, started while the configs loaded: taken by the first
+   * The code modules' analyses started while the configs loaded, handed out once: to the first
    * prepareBuild. A later one (the API may build an opened workspace again) starts afresh, as
-   * files may have changed since.
+   * files may have changed since. Undefined once taken, or when none were started.
    */
-  modules?: ModuleIndex;
+  takeAnalyses(): ModuleIndex | undefined;
 }
 
 export interface OpenOptions {
@@ -48,5 +48,11 @@ export async function openWorkspace(cwd: string, options: OpenOptions = {}): Pro
   const workspace = await loadWorkspace(root, statCache, analyzeEarly);
   const graph = Graph.build(workspace.experiments);
   await hasher;
-  return { workspace, graph, statCache, modules };
+  let early = modules;
+  const takeAnalyses = () => {
+    const taken = early;
+    early = undefined;
+    return taken;
+  };
+  return { workspace, graph, statCache, takeAnalyses };
 }

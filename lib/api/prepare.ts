@@ -50,8 +50,7 @@ export async function prepareBuild(loaded: LoadedWorkspace, request: PlanRequest
   const plan = planBuild(graph, targets, request);
   const configs = plan.experiments.map((e) => graph.node(e.name).config);
   const statCache = loaded.statCache;
-  const modules = loaded.modules ?? new ModuleIndex(root, statCache);
-  loaded.modules = undefined;
+  const modules = loaded.takeAnalyses() ?? new ModuleIndex(root, statCache);
   const singles = await checkExports(configs, modules);
   const pythons = new PythonEnvs(root, join(root, STATE_DIR));
   const facts = await gatherFacts(root, configs, modules, statCache, pythons);
