@@ -55,7 +55,8 @@ function unsent(slot: Slot, compiled: Record<string, string>): Record<string, st
   return out;
 }
 
-const WORKER = fileURLToPath(new URL("../runtime/worker.js", import.meta.url));
+/** The worker runtime as one file (scripts/bundle.mjs); tsc's lib/runtime/worker.js is its source. */
+const WORKER = fileURLToPath(new URL("../runtime/worker-bundle.mjs", import.meta.url));
 
 /**
  * Worker processes that run units for one build. Each is a separate Node process in its own
