@@ -19,5 +19,30 @@ if (fast.exitCode !== undefined) {
   // User code runs in the workers, which keep it.
   const command = commandName(argv);
   if (command === "build" || command === "verify") require("node:v8").setFlagsFromString("--no-opt");
-  import("../dist/lib/cli/crystallize.mjs").then(async ({ run }) => (process.exitCode = await run(argv, fast.context, fast.command)));
+  // What keeps this process alive before any work: the standard streams (answerFromStamp made them).
+  const stdio = process.getActiveResourcesInfo().sort().join();
+  import("../dist/lib/cli/crystallize.mjs").then(async ({ run }) => {
+    process.exitCode = await run(argv, fast.context, fast.command);
+    if (command === "check" || command === "status") exitWhenOnly(stdio);
+  });
+}
+
+/**
+ * Ends the process once its output is written and nothing but the standard streams (`stdio`,
+ * as at the start) keeps it alive: when Node would end it too, minus the time Node then spends
+ * waiting for V8's background heap work and tearing the heap down (`check` and `status` at 500
+ * experiments, 20 interleaved pairs: 616 -> 607 ms and 613 -> 584 ms, faster in 14 of 20 each).
+ * Anything else left (a timer, a request, a child or its pipe) and Node ends the process as
+ * usual. Not for `build`, where no gain showed.
+ */
+function exitWhenOnly(stdio) {
+  let writing = 2;
+  const written = () => {
+    if (--writing > 0) return;
+    setImmediate(() => {
+      if (process.getActiveResourcesInfo().sort().join() === stdio) process.exit();
+    });
+  };
+  process.stdout.write("", written);
+  process.stderr.write("", written);
 }
