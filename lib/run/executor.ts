@@ -311,7 +311,8 @@ export class Executor {
   /** Settles an experiment whose units are all in: its version and view, or its failure. */
   private async complete(exp: RunningExperiment): Promise<void> {
     if (this.aborted) return;
-    const settled = await settleExperiment(this.o, exp, (name) => this.results.get(name)!.version!, this.units, () => this.aborted);
+    const version = (name: string) => this.results.get(name)!.version!;
+    const settled = await settleExperiment(this.o, exp, version, (e, name, call) => this.units.verify(e, name, call), () => this.aborted);
     if (settled.records) this.records.set(exp.plan.name, new Map(settled.records.map((r) => [`${r.condition}/${r.replicate}`, r])));
     if (settled.verdicts) this.verdicts.set(exp.plan.name, settled.verdicts);
     this.finish(settled.result);

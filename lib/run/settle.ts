@@ -6,8 +6,9 @@ import type { ExperimentPlan } from "../plan/plan.js";
 import type { UnitRecord } from "../store/store.js";
 import { settleVersion } from "../store/versions.js";
 import type { ExecuteOptions } from "./executor.js";
+import type { VerifyRequest } from "../runtime/protocol.js";
+import type { VerifyOutcome } from "./pool.js";
 import type { ExperimentResult, UnitResult } from "./results.js";
-import type { UnitRunner } from "./unit-runner.js";
 import { oneLine } from "./user-error.js";
 
 /** An experiment whose units have all returned. */
@@ -17,6 +18,9 @@ export interface Finished {
   /** When its units became ready (performance.now()). */
   started?: number;
 }
+
+/** Calls a custom verifier of an experiment's hypotheses in a worker (see Workers.verify). */
+export type Verifier = (experiment: string, name: string, call: Pick<VerifyRequest, "baseline" | "treatment" | "params">) => Promise<VerifyOutcome>;
 
 /** What an experiment comes to once its units are in. */
 export interface Settled {
@@ -33,7 +37,7 @@ export interface Settled {
  * verified experiment is only compared, never kept: its dependents read the locked version.
  * `upstreamVersion`: the version each settled upstream is in.
  */
-export async function settleExperiment(o: ExecuteOptions, exp: Finished, upstreamVersion: (experiment: string) => number, runner: UnitRunner, stopped: () => boolean): Promise<Settled> {
+export async function settleExperiment(o: ExecuteOptions, exp: Finished, upstreamVersion: (experiment: string) => number, verifier: Verifier, stopped: () => boolean): Promise<Settled> {
   const { plan } = exp;
   const durationMs = performance.now() - (exp.started ?? performance.now());
   if (exp.results.some((r) => r.outcome.status === "failed")) return { result: { name: plan.name, status: "failed", units: exp.results, durationMs } };
@@ -57,7 +61,7 @@ export async function settleExperiment(o: ExecuteOptions, exp: Finished, upstrea
   });
   const status = units.every((u) => u.cached) ? "cached" : "built";
   const digest = o.hypotheses?.get(plan.name);
-  const verdicts = digest === undefined ? undefined : judge(o, plan, version, records, digest, runner, stopped);
+  const verdicts = digest === undefined ? undefined : judge(o, plan, version, records, digest, verifier, stopped);
   return { result: { name: plan.name, status, version, view, units: exp.results, durationMs }, records, verdicts };
 }
 
@@ -65,7 +69,7 @@ export async function settleExperiment(o: ExecuteOptions, exp: Finished, upstrea
  * Brings the version's hypotheses.json up to date. A verifier's failure is part of the
  * verdicts; only an I/O error of ours ends here, as a warning: the build still stands.
  */
-async function judge(o: ExecuteOptions, plan: ExperimentPlan, version: number, records: UnitRecord[], digest: Digest, runner: UnitRunner, stopped: () => boolean): Promise<SettledHypotheses | undefined> {
+async function judge(o: ExecuteOptions, plan: ExperimentPlan, version: number, records: UnitRecord[], digest: Digest, verifier: Verifier, stopped: () => boolean): Promise<SettledHypotheses | undefined> {
   try {
     return await settleHypotheses({
       path: join(o.store.dataDir, plan.name, `v${version}`, HYPOTHESES_FILE),
@@ -75,7 +79,7 @@ async function judge(o: ExecuteOptions, plan: ExperimentPlan, version: number, r
       records,
       stopped,
       runCustom: async (name, baseline, treatment, params) => {
-        const outcome = await runner.verify(plan.name, name, { baseline, treatment, params });
+        const outcome = await verifier(plan.name, name, { baseline, treatment, params });
         if (outcome.status === "ok") return outcome.result;
         throw new Error(oneLine(outcome.error, o.root));
       },
