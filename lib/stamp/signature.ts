@@ -103,6 +103,23 @@ type RawStat = (path: string, bigint: false, request: undefined, throwIfNoEntry:
 const RAW = { mode: 1, ino: 7, size: 8, mtimeSec: 12, mtimeNsec: 13, ctimeSec: 14, ctimeNsec: 15 } as const;
 
 /**
+ * One of Node's internal bindings, through the deprecated `process.binding` (DEP0111); undefined
+ * where it cannot be had. Callers check what they get before relying on it.
+ */
+export function nodeBinding<T>(name: string): T | undefined {
+  const quiet = process.noDeprecation;
+  try {
+    // Under --pending-deprecation, asking would print a warning into the command's output.
+    process.noDeprecation = true;
+    return (process as unknown as { binding(name: string): T }).binding(name);
+  } catch {
+    return undefined;
+  } finally {
+    process.noDeprecation = quiet;
+  }
+}
+
+/**
  * Looks through Node's own fs binding. A no-op build's answer from its stamp is ~4,500 looks at
  * 500 experiments, and `statSync` builds a Stats object for each: its answer took ~74 ms, ~53
  * ms this way. `process.binding` is deprecated (DEP0111) and internal, so this is used only
@@ -110,17 +127,8 @@ const RAW = { mode: 1, ino: 7, size: 8, mtimeSec: 12, mtimeNsec: 13, ctimeSec: 1
  * binding, and the check uses statLooks. Undefined in that case.
  */
 export function bindingLooks(probe: string): Looks | undefined {
-  let raw: { stat: RawStat; lstat: RawStat };
-  const quiet = process.noDeprecation;
-  try {
-    // Under --pending-deprecation, asking would print a warning into the command's output.
-    process.noDeprecation = true;
-    raw = (process as unknown as { binding(name: string): { stat: RawStat; lstat: RawStat } }).binding("fs");
-  } catch {
-    return undefined;
-  } finally {
-    process.noDeprecation = quiet;
-  }
+  const raw = nodeBinding<{ stat: RawStat; lstat: RawStat }>("fs");
+  if (!raw) return undefined;
   const looks: Looks = {
     mix(m, path, follow) {
       // The binding takes the path up to a NUL; statSync refuses such a path.

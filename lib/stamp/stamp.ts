@@ -2,7 +2,7 @@ import { closeSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unl
 import { dirname, join, sep } from "node:path";
 import { STATE_DIR } from "../workspace/state.js";
 import { Mixer } from "./hash.js";
-import { FOLLOW_MARK, isDirectory, mixCurrent, mixRecorded, newestTime, racyWindowMs, signatureOf, type Signature } from "./signature.js";
+import { FOLLOW_MARK, isDirectory, mixCurrent, mixRecorded, newestTime, nodeBinding, racyWindowMs, signatureOf, type Signature } from "./signature.js";
 
 /**
  * A stamp vouches for one command line's answer: "run exactly like this, in this folder, with
@@ -121,17 +121,9 @@ let ttyWrap: { isTTY(fd: number): boolean } | null | undefined;
 
 /** Node's tty binding (what decides `isTTY`); null where it cannot be had. */
 function ttyBinding(): { isTTY(fd: number): boolean } | null {
-  if (ttyWrap !== undefined) return ttyWrap;
-  const quiet = process.noDeprecation;
-  try {
-    // process.binding is deprecated (DEP0111): under --pending-deprecation asking would print a warning.
-    process.noDeprecation = true;
-    const binding = (process as unknown as { binding(name: string): { isTTY?: unknown } }).binding("tty_wrap");
-    ttyWrap = typeof binding.isTTY === "function" ? (binding as { isTTY(fd: number): boolean }) : null;
-  } catch {
-    ttyWrap = null;
-  } finally {
-    process.noDeprecation = quiet;
+  if (ttyWrap === undefined) {
+    const binding = nodeBinding<{ isTTY?: unknown }>("tty_wrap");
+    ttyWrap = typeof binding?.isTTY === "function" ? (binding as { isTTY(fd: number): boolean }) : null;
   }
   return ttyWrap;
 }
