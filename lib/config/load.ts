@@ -41,6 +41,13 @@ export interface ConfigFileInfo {
  * first), each with `file:line:column`, the key and a hint.
  */
 export function parseConfig(text: string, info: ConfigFileInfo): ExperimentConfig {
+  const plain = YamlSource.parsePlain(info.configFile, text);
+  if (plain) {
+    const v = new Validator(plain);
+    const cfg = v.experiment(info);
+    if (v.errors.length === 0) return cfg;
+  }
+  // The library's parse reports syntax errors, and places every other error as it reads the file.
   const src = YamlSource.parse(info.configFile, text);
   const v = new Validator(src);
   const cfg = v.experiment(info);
@@ -50,7 +57,7 @@ export function parseConfig(text: string, info: ConfigFileInfo): ExperimentConfi
 
 class Validator extends FieldReader {
   experiment(info: ConfigFileInfo): ExperimentConfig {
-    const root = this.src.doc.contents;
+    const root = this.src.contents;
     const folderName = info.dir.split("/").pop() ?? info.dir;
     const cfg: ExperimentConfig = {
       name: folderName,

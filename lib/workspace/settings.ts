@@ -19,7 +19,7 @@ const KEYS: Record<string, "string" | "int"> = { experiments: "string", data: "s
 export function parseSettings(file: string, text: string): WorkspaceSettings {
   const src = YamlSource.parse(file, text);
   const settings: WorkspaceSettings = { experiments: "experiments", data: "data" };
-  const root = src.doc.contents;
+  const root = src.contents;
   if (root === null || (isScalar(root) && root.value === null)) return settings;
   if (!isMap(root)) throw src.error("CONFIG_TYPE", root as Node, `crystallize.yaml must be a mapping, got ${describeNode(root)}`);
   for (const pair of root.items) {
