@@ -22,6 +22,9 @@ export class Compiler {
   private readonly memo = new Map<string, Promise<string | undefined>>();
   private readonly enabled: boolean;
   private readonly moduleTypes = new ModuleTypes();
+  /** Files to compile ahead of need, in order, a few at a time (see precompile). */
+  private readonly queue: string[] = [];
+  private inFlight = 0;
 
   constructor(private readonly root: string) {
     this.enabled = compilesFor(root);
@@ -30,25 +33,61 @@ export class Compiler {
   /** CommonJS code for those of `files` (workspace-relative) a worker may run as given, by absolute path. */
   async compiled(files: Iterable<string>): Promise<Record<string, string>> {
     const out: Record<string, string> = {};
-    if (!this.enabled) return out;
     const pending: Array<Promise<void>> = [];
+    for (const abs of this.compilable(files)) pending.push(this.start(abs).then((code) => void (code === undefined || (out[abs] = code))));
+    await Promise.all(pending);
+    return out;
+  }
+
+  /**
+   * Compiles `files` ahead of need, at most PRECOMPILING at a time, after those asked before
+   * (or before them when `soon`). esbuild works on every request it has at once: given a cold
+   * build's 500 modules together, it answered the first unit's module only with the last, and
+   * the workers, ready, waited 190-280 ms for their first unit.
+   */
+  precompile(files: Iterable<string>, soon = false): void {
+    const fresh = [...this.compilable(files)].filter((abs) => !this.memo.has(abs));
+    if (soon) this.queue.unshift(...fresh);
+    else this.queue.push(...fresh);
+    this.pump();
+  }
+
+  /** The absolute paths of those of `files` the CLI compiles (see Compiler). */
+  private *compilable(files: Iterable<string>): Iterable<string> {
+    if (!this.enabled) return;
     for (const rel of files) {
       // The worker takes compiled code only for `.ts` (a `.js` or `.json` file needs none).
       if (!rel.endsWith(".ts")) continue;
       const abs = join(this.root, rel);
       // What the worker loads with import() goes through tsx's ES module hooks instead.
-      if (!this.moduleTypes.loadsAsCommonJs(abs)) continue;
-      let p = this.memo.get(abs);
-      if (!p) {
-        p = compile(abs);
-        this.memo.set(abs, p);
-      }
-      pending.push(p.then((code) => void (code === undefined || (out[abs] = code))));
+      if (this.moduleTypes.loadsAsCommonJs(abs)) yield abs;
     }
-    await Promise.all(pending);
-    return out;
+  }
+
+  private start(abs: string): Promise<string | undefined> {
+    let p = this.memo.get(abs);
+    if (!p) {
+      this.inFlight++;
+      p = compile(abs).finally(() => {
+        this.inFlight--;
+        this.pump();
+      });
+      this.memo.set(abs, p);
+    }
+    return p;
+  }
+
+  private pump(): void {
+    while (this.inFlight < PRECOMPILING && this.queue.length > 0) void this.start(this.queue.shift()!);
   }
 }
+
+/**
+ * Compilations under way at once ahead of need. Cold build N=500, interleaved: 4 was slower
+ * than all at once (3.30 against 3.02 s, 8 of 8 pairs), as each answer then costs this thread
+ * a turn of its own; 64 was faster (3.56 against 3.68 s, 6 of 8); 160 no better than 64.
+ */
+const PRECOMPILING = 64;
 
 /** What tsx handles beyond compiling: left to it (see Compiler). */
 const TSX_ONLY = /\bimport\s*(\(|\.\s*meta\b)/;

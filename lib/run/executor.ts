@@ -109,8 +109,8 @@ export class Executor {
   async run(): Promise<ExperimentResult[]> {
     try {
       for (const plan of this.o.plan.experiments) this.running.set(plan.name, { plan, results: [], announced: false, returned: 0 });
-      // Workers started early: the store is empty and every unit will run, so compile all now.
-      if (this.o.pool) for (const plan of this.o.plan.experiments) void this.units.compiledFor(plan.name);
+      // Workers started early: the store is empty and every unit will run, so all will be compiled.
+      if (this.o.pool) for (const plan of this.o.plan.experiments) this.units.precompile(plan.name);
       await new Promise<void>((resolve) => {
         this.onIdle = resolve;
         this.release();
@@ -305,7 +305,7 @@ export class Executor {
    * too: their code is compiled while it runs, not when their first unit starts.
    */
   private precompileDependents(experiment: string): void {
-    for (const name of this.o.graph.node(experiment).downstream) if (this.running.has(name)) void this.units.compiledFor(name);
+    for (const name of this.o.graph.node(experiment).downstream) if (this.running.has(name)) this.units.precompile(name, true);
   }
 
   /** Settles an experiment whose units are all in: its version and view, or its failure. */

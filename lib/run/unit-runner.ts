@@ -168,6 +168,11 @@ export class UnitRunner {
     return this.workers.isPython(experiment) ? Promise.resolve({}) : this.compiler.compiled(this.o.codeOf(experiment));
   }
 
+  /** Compiles the experiment's TypeScript ahead of its first unit (see Compiler.precompile). */
+  precompile(experiment: string, soon = false): void {
+    if (!this.workers.isPython(experiment)) this.compiler.precompile(this.o.codeOf(experiment), soon);
+  }
+
   /** Calls a custom verifier of the experiment's hypotheses in a worker. */
   verify(experiment: string, name: string, call: Pick<VerifyRequest, "baseline" | "treatment" | "params">): Promise<VerifyOutcome> {
     return this.workers.verify(experiment, name, call);
