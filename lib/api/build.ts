@@ -124,6 +124,7 @@ async function execute(loaded: LoadedWorkspace, options: BuildOptions, p: Prepar
     codeOf: (name) => Object.keys(p.facts.get(name)!.code.files),
     inputsOf: (name) => Object.keys(p.facts.get(name)!.inputs),
     loaderCodeOf: (output) => p.loaderFiles.get(output) ?? [],
+    compiledByAnalysis: (abs) => p.modules.takeCompiled(abs),
     interpreterOf: (name) => p.pythons.command(loaded.graph.node(name).config),
     events: withDefaults(options.events),
     tag: `${process.pid}-${randomBytes(3).toString("hex")}`,

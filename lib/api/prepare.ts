@@ -40,6 +40,8 @@ export interface PreparedBuild {
   hypotheses: Map<string, Digest>;
   /** Per output (`experiment#alias`): its loader's code closure, workspace-relative. */
   loaderFiles: Map<string, string[]>;
+  /** The build's analyses of code, and what they compiled for the workers (see ModuleIndex.takeCompiled). */
+  modules: ModuleIndex;
 }
 
 /** Reads code, inputs and env (through the stat cache), and prepares key computation. */
@@ -73,7 +75,7 @@ export async function prepareBuild(loaded: LoadedWorkspace, request: PlanRequest
   const force = new Set(request.forceAll ? plan.experiments.map((e) => e.name) : request.force ? (targets.length ? targets : plan.experiments.map((e) => e.name)) : []);
   const dataDir = join(root, workspace.settings.data);
   const loaderFiles = new Map([...loaderCode].map(([id, closure]) => [id, closure ? Object.keys(closure.files) : []]));
-  return { loaded, plan, force, facts, singles, keyOf, lock, statCache, store: new Store(dataDir, statCache), dataDir, pythons, hypotheses, loaderFiles };
+  return { loaded, plan, force, facts, singles, keyOf, lock, statCache, store: new Store(dataDir, statCache), dataDir, pythons, hypotheses, loaderFiles, modules };
 }
 
 /** `status` and `build --dry-run`: what would run and why, reading the store but running nothing. */

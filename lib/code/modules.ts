@@ -6,7 +6,9 @@ import type { Digest } from "../hash/digest.js";
 import { tsconfigOf } from "../hash/facts.js";
 import type { StatCache } from "../hash/stat-cache.js";
 import { toPosix } from "../workspace/workspace.js";
-import { ANALYSIS_KIND, analyzeModule, type ModuleInfo } from "./analyze.js";
+import { ANALYSIS_KIND, analyzeCompiled, analyzeModule, type ModuleInfo } from "./analyze.js";
+import { compiledHere, compilesFor, workerCode, type Compiled } from "./compile.js";
+import { ModuleTypes } from "./module-type.js";
 import { PackageVersions } from "./packages.js";
 import type { PythonEnv } from "./python-env.js";
 
@@ -85,8 +87,15 @@ export class ModuleIndex {
   /** The tsconfig's `paths` as tsx applies them (see aliasedImport); null without any. */
   private paths?: Promise<PathsMatcher | null>;
 
+  /** Whether the CLI compiles this workspace's TypeScript for its workers (see compilesFor). */
+  private readonly compiles: boolean;
+  private readonly moduleTypes = new ModuleTypes();
+  /** Modules analysed from their compilation in this process, by absolute path (see takeCompiled). */
+  private readonly compiled = new Map<string, Compiled>();
+
   constructor(private readonly root: string, private readonly statCache: StatCache) {
     this.packages = new PackageVersions(statCache);
+    this.compiles = compilesFor(root);
   }
 
   /**
@@ -116,10 +125,31 @@ export class ModuleIndex {
     let p = this.memo.get(rel);
     if (!p) {
       const abs = join(this.root, rel);
-      p = this.statCache.get(abs, ANALYSIS_KIND, () => analyzeModule(abs, rel));
+      // A module compiled for the workers is analysed from that compilation, a kind of its own:
+      // a tsconfig.json added or removed changes how every module is read.
+      if (this.compiles && compiledHere(abs, this.moduleTypes)) {
+        p = this.statCache.get(abs, `${ANALYSIS_KIND}-compiled`, async () => {
+          const done = await analyzeCompiled(abs, rel);
+          if (!done) return analyzeModule(abs, rel);
+          this.compiled.set(abs, done.compiled);
+          return done.info;
+        });
+      } else {
+        p = this.statCache.get(abs, ANALYSIS_KIND, () => analyzeModule(abs, rel));
+      }
       this.memo.set(rel, p);
     }
     return p;
+  }
+
+  /**
+   * What a worker runs of a module (absolute path) this index analysed from its compilation,
+   * handed out once (see Compiler); undefined when its analysis came from the stat cache.
+   */
+  takeCompiled(abs: string): string | undefined {
+    const compiled = this.compiled.get(abs);
+    this.compiled.delete(abs);
+    return compiled && workerCode(abs, compiled);
   }
 
   /** Exports of a module, following local `export * from` chains; null when not statically known. */

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { compiledHere, compileModule, compilesFor, workerCode } from "../code/compile.js";
 import { ModuleTypes } from "../code/module-type.js";
-import { tsconfigOf } from "../hash/facts.js";
 
 /**
  * TypeScript compiled once, here, for the workers. Left to tsx, each worker compiles every
@@ -10,13 +10,8 @@ import { tsconfigOf } from "../hash/facts.js";
  * ~1.5 s per worker at 500 experiments. Here the same compilation runs on esbuild's
  * asynchronous API, many at once, and the code travels with the unit (see the `run` message
  * in lib/runtime/protocol.ts); the worker runs what it is given and leaves the rest to
- * tsx (lib/runtime/register.ts).
- *
- * The options are tsx's own for CommonJS (tsx 4, `transformSync` in its register module), so
- * that a module behaves the same whichever compiled it. What tsx does beyond them is left to
- * tsx: code that says `import(` (tsx rewrites dynamic imports) or `import.meta` (tsx defines
- * it), and every module when a tsconfig.json applies (see tsconfigOf: tsx passes parts of it
- * to esbuild).
+ * tsx (lib/runtime/register.ts). How a module is compiled: lib/code/compile.ts. A module the
+ * build's analysis read for the first time was compiled then (see ModuleIndex.takeCompiled).
  */
 export class Compiler {
   private readonly memo = new Map<string, Promise<string | undefined>>();
@@ -26,7 +21,8 @@ export class Compiler {
   private readonly queue: string[] = [];
   private inFlight = 0;
 
-  constructor(private readonly root: string) {
+  /** `precompiled`: a module's code as the build's analysis already compiled it, if it did. */
+  constructor(private readonly root: string, private readonly precompiled: (abs: string) => string | undefined = () => undefined) {
     this.enabled = compilesFor(root);
   }
 
@@ -56,17 +52,20 @@ export class Compiler {
   private *compilable(files: Iterable<string>): Iterable<string> {
     if (!this.enabled) return;
     for (const rel of files) {
-      // The worker takes compiled code only for `.ts` (a `.js` or `.json` file needs none).
-      if (!rel.endsWith(".ts")) continue;
       const abs = join(this.root, rel);
-      // What the worker loads with import() goes through tsx's ES module hooks instead.
-      if (this.moduleTypes.loadsAsCommonJs(abs)) yield abs;
+      if (compiledHere(abs, this.moduleTypes)) yield abs;
     }
   }
 
   private start(abs: string): Promise<string | undefined> {
     let p = this.memo.get(abs);
     if (!p) {
+      const ready = this.precompiled(abs);
+      if (ready !== undefined) {
+        p = Promise.resolve(ready);
+        this.memo.set(abs, p);
+        return p;
+      }
       this.inFlight++;
       p = compile(abs).finally(() => {
         this.inFlight--;
@@ -89,35 +88,12 @@ export class Compiler {
  */
 const PRECOMPILING = 64;
 
-/** What tsx handles beyond compiling: left to it (see Compiler). */
-const TSX_ONLY = /\bimport\s*(\(|\.\s*meta\b)/;
-
 async function compile(abs: string): Promise<string | undefined> {
   try {
-    const text = readFileSync(abs, "utf8");
-    if (TSX_ONLY.test(text)) return undefined;
-    const { transform } = await import("esbuild");
-    const out = await transform(text, {
-      target: `node${process.versions.node}`,
-      loader: "ts",
-      sourcemap: "inline",
-      sourcesContent: false,
-      minifyWhitespace: true,
-      keepNames: true,
-      format: "cjs",
-      platform: "node",
-      sourcefile: abs,
-      banner: `__filename=${JSON.stringify(abs)};(()=>{`,
-      footer: "})()",
-    });
-    return out.code;
+    const compiled = await compileModule(abs, readFileSync(abs, "utf8"));
+    return compiled && workerCode(abs, compiled);
   } catch {
     // A file that cannot be read or compiled here is tsx's to report, with its own message.
     return undefined;
   }
-}
-
-/** Whether the CLI compiles a workspace's TypeScript for its workers (see Compiler). */
-export function compilesFor(root: string): boolean {
-  return tsconfigOf(root) === undefined;
 }

@@ -1,7 +1,7 @@
 import { fork, type ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import { compilesFor } from "./compile.js";
+import { compilesFor } from "../code/compile.js";
 import type { FromWorker, LoadRequest, ToWorker, UnitSpec, UserError, VerifyRequest } from "../runtime/protocol.js";
 
 export type UnitOutcome =

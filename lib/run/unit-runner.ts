@@ -69,7 +69,7 @@ export class UnitRunner {
       },
     };
     this.workers = new Workers(o, events, o.pool);
-    this.compiler = new Compiler(o.root);
+    this.compiler = new Compiler(o.root, o.compiledByAnalysis);
     this.coverage = new CoverageWarnings({ root: o.root, dataDir: o.store.dataDir, codeOf: o.codeOf, inputsOf: o.inputsOf, loaderCodeOf: o.loaderCodeOf, configOf: (e) => o.graph.node(e).config });
   }
 
