@@ -21,8 +21,8 @@ export class Compiler {
   private readonly queue: string[] = [];
   private inFlight = 0;
 
-  /** `precompiled`: a module's code as the build's analysis already compiled it, if it did. */
-  constructor(private readonly root: string, private readonly precompiled: (abs: string) => string | undefined = () => undefined) {
+  /** `byAnalysis`: a module's code as the build's analysis already compiled it, if it did. */
+  constructor(private readonly root: string, private readonly byAnalysis: (abs: string) => string | undefined = () => undefined) {
     this.enabled = compilesFor(root);
   }
 
@@ -60,7 +60,7 @@ export class Compiler {
   private start(abs: string): Promise<string | undefined> {
     let p = this.memo.get(abs);
     if (!p) {
-      const ready = this.precompiled(abs);
+      const ready = this.byAnalysis(abs);
       if (ready !== undefined) {
         p = Promise.resolve(ready);
         this.memo.set(abs, p);
