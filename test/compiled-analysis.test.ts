@@ -94,7 +94,7 @@ test("what a worker runs is what esbuild writes with the banner, footer and inli
   for (const abs of files) {
     const text = readFileSync(abs, "utf8");
     const direct = await transform(text, {
-      target: `node${process.versions.node.split(".")[0]}`,
+      target: "node20",
       loader: "ts",
       sourcemap: "inline",
       sourcesContent: false,

@@ -5,15 +5,16 @@ import type { ModuleTypes } from "./module-type.js";
 /**
  * TypeScript compiled once, in the CLI, for the workers (see lib/run/compile.ts for why). The
  * options are tsx's own for CommonJS (tsx 4, `transformSync` in its register module), so that
- * a module behaves the same whichever compiled it, but for the target: the Node major, not the
- * exact version, as the compiled code is also what a module's digest is taken of (see
- * analyzeCompiled), and a patch release of Node must not make every experiment stale. What tsx
- * does beyond these options is left to tsx: code that says `import(` (tsx rewrites dynamic
- * imports) or `import.meta` (tsx defines it), and every module when a tsconfig.json applies
- * (tsx passes parts of it to esbuild).
+ * a module behaves the same whichever compiled it, but for the target: the oldest Node we
+ * support, not the running one. The compiled code is also what a module's digest is taken of
+ * (see analyzeCompiled): it must be the same on every machine, whichever Node it has (a lock
+ * written on one is checked on another), and code compiled for Node 20 runs on every later
+ * one. What tsx does beyond these options is left to tsx: code that says `import(` (tsx
+ * rewrites dynamic imports) or `import.meta` (tsx defines it), and every module when a
+ * tsconfig.json applies (tsx passes parts of it to esbuild).
  */
 const OPTIONS = {
-  target: `node${process.versions.node.split(".")[0]}`,
+  target: "node20",
   loader: "ts",
   sourcesContent: false,
   minifyWhitespace: true,
