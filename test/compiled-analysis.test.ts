@@ -6,6 +6,9 @@ import * as assert from "uvu/assert";
 import { analyzeCompiled, analyzeModule, type ModuleInfo } from "../lib/code/analyze.js";
 import { compileModule, workerCode } from "../lib/code/compile.js";
 import { initHasher } from "../lib/hash/digest.js";
+import { StatCache } from "../lib/hash/stat-cache.js";
+import { Compiler } from "../lib/run/compile.js";
+import { exists, makeWorkspace } from "./helpers.js";
 import { layeredLevels, writeWorkspace } from "../bench/workspace.mjs";
 import { REPO } from "./helpers.js";
 
@@ -116,6 +119,38 @@ test("modules that say import( or import.meta are left to tsx and analysed as ES
   writeFileSync(path, 'export const load = () => import("./plugin");\n');
   assert.is(await analyzeCompiled(path, "dyn.ts"), undefined);
   assert.equal((await analyzeModule(path, "dyn.ts")).imports, ["./plugin"]);
+});
+
+test("compiled code is kept across builds while its source is unchanged, and not for a file just written", async () => {
+  const ws = makeWorkspace({ "experiments/p/steps.ts": FORMS.steps, "experiments/p/config.yaml": "steps: [produce]\n" });
+  const rel = "experiments/p/steps.ts";
+  const abs = join(ws, rel);
+  const later = () => Date.now() + 10_000;
+  const compileOnce = async (root: string, cache: StatCache) => {
+    const compiler = new Compiler(root, cache);
+    const out = await compiler.compiled([rel]);
+    await compiler.flush();
+    return out;
+  };
+  const first = await compileOnce(ws, StatCache.load(undefined, later));
+  const keptDir = join(ws, ".crystallize", "compiled");
+  const [name] = readdirSync(keptDir);
+  const kept = JSON.parse(readFileSync(join(keptDir, name), "utf8"));
+  assert.is(kept.path, abs);
+  // What a later build runs comes from the kept file, not from esbuild: marked, it shows.
+  kept.compiled.code = kept.compiled.code.replace("return data", "return data/*kept*/");
+  writeFileSync(join(keptDir, name), JSON.stringify(kept));
+  const second = await compileOnce(ws, StatCache.load(undefined, later));
+  assert.ok(second[abs].includes("/*kept*/"), "an unchanged module is not compiled again");
+  assert.is(second[abs].replace("/*kept*/", ""), first[abs]);
+  // An edit changes the source's stat: compiled anew, and kept anew.
+  writeFileSync(abs, FORMS.steps.replace("return data;", "return data ?? 1;"));
+  const third = await compileOnce(ws, StatCache.load(undefined, later));
+  assert.ok(third[abs].includes("data??1") && !third[abs].includes("/*kept*/"), "an edited module is compiled again");
+  // A source changed within the racy window is compiled but not kept: its stat may not have ticked.
+  const fresh = makeWorkspace({ "experiments/p/steps.ts": FORMS.steps });
+  await compileOnce(fresh, StatCache.load(undefined));
+  assert.is(exists(join(fresh, ".crystallize", "compiled")), false);
 });
 
 test.run();

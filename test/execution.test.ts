@@ -3,6 +3,7 @@ import * as assert from "uvu/assert";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Compiler } from "../lib/run/compile.js";
+import { StatCache } from "../lib/hash/stat-cache.js";
 import { exists, makeWorkspace, readJson, runCli, startCli } from "./helpers.js";
 
 const SLEEP_STEP = (ms: number) => `
@@ -166,11 +167,11 @@ test("TypeScript compiled by the CLI behaves as tsx's: names, __filename, enums,
     "experiments/q/steps.ts": PROBE_STEP,
   };
   const ws = makeWorkspace(files);
-  const compiled = await new Compiler(ws).compiled(["experiments/p/steps.ts", "experiments/common/helper.ts", "experiments/p/config.yaml"]);
+  const compiled = await new Compiler(ws, StatCache.load(undefined)).compiled(["experiments/p/steps.ts", "experiments/common/helper.ts", "experiments/p/config.yaml"]);
   assert.equal(Object.keys(compiled).sort(), [join(ws, "experiments/common/helper.ts"), join(ws, "experiments/p/steps.ts")], "the CLI compiles these two");
   // The same modules left to tsx: a tsconfig.json in the workspace sends every module to it.
   const viaTsx = makeWorkspace({ ...files, "tsconfig.json": "{}\n" });
-  assert.equal(await new Compiler(viaTsx).compiled(["experiments/p/steps.ts"]), {}, "with a tsconfig.json, tsx compiles");
+  assert.equal(await new Compiler(viaTsx, StatCache.load(undefined)).compiled(["experiments/p/steps.ts"]), {}, "with a tsconfig.json, tsx compiles");
   const expected = { file: ["steps.ts"], dir: ["p"], enum: [2], box: ["3box"], name: ["named:helper"], exports: ["boom,default,go"] };
   for (const w of [ws, viaTsx]) {
     const r = await runCli(["build", "--keep-going"], w);
@@ -185,9 +186,9 @@ test("code that tsx rewrites (import.meta, import()), and ES module code, is lef
     "experiments/m/config.yaml": "steps: [go]\n",
     "experiments/m/steps.ts": "export const go = (d: unknown, ctx: any) => { ctx.metrics.add('url', import.meta.url.endsWith('/steps.ts')); return d; };\n",
   });
-  assert.equal(await new Compiler(ws).compiled(["experiments/m/steps.ts"]), {});
+  assert.equal(await new Compiler(ws, StatCache.load(undefined)).compiled(["experiments/m/steps.ts"]), {});
   const esm = makeWorkspace({ "package.json": '{"type": "module"}\n', "experiments/e/steps.ts": "export const go = (d: unknown) => d;\n" });
-  assert.equal(await new Compiler(esm).compiled(["experiments/e/steps.ts"]), {}, "ES module code is loaded with import(), through tsx's hooks");
+  assert.equal(await new Compiler(esm, StatCache.load(undefined)).compiled(["experiments/e/steps.ts"]), {}, "ES module code is loaded with import(), through tsx's hooks");
   const r = await runCli(["build"], ws);
   assert.is(r.code, 0, r.output);
   assert.equal(readJson(join(ws, "data/m/v0/baseline/results.json")).metrics, { url: [true] });

@@ -4,13 +4,19 @@ import type { PathsMatcher } from "get-tsconfig";
 import { dirname, extname, join, relative } from "node:path";
 import type { Digest } from "../hash/digest.js";
 import { tsconfigOf } from "../hash/facts.js";
-import type { StatCache } from "../hash/stat-cache.js";
+import type { Snapshot, StatCache } from "../hash/stat-cache.js";
 import { toPosix } from "../workspace/workspace.js";
 import { ANALYSIS_KIND, analyzeCompiled, analyzeModule, type ModuleInfo } from "./analyze.js";
-import { compiledHere, compilesFor, workerCode, type Compiled } from "./compile.js";
+import { compiledHere, compilesFor, type Compiled } from "./compile.js";
 import { ModuleTypes } from "./module-type.js";
 import { PackageVersions } from "./packages.js";
 import type { PythonEnv } from "./python-env.js";
+
+/** A module as its analysis compiled it (see ModuleIndex.takeCompiled), and the stat of the file it read. */
+export interface AnalysedCompilation {
+  compiled: Compiled;
+  snapshot: Snapshot;
+}
 
 /** The code an experiment runs: its modules and every local module they import, transitively. */
 export interface CodeClosure {
@@ -91,7 +97,7 @@ export class ModuleIndex {
   private readonly compiles: boolean;
   private readonly moduleTypes = new ModuleTypes();
   /** Modules analysed from their compilation in this process, by absolute path (see takeCompiled). */
-  private readonly compiled = new Map<string, Compiled>();
+  private readonly compiled = new Map<string, AnalysedCompilation>();
 
   constructor(private readonly root: string, private readonly statCache: StatCache) {
     this.packages = new PackageVersions(statCache);
@@ -128,10 +134,10 @@ export class ModuleIndex {
       // A module compiled for the workers is analysed from that compilation, a kind of its own:
       // a tsconfig.json added or removed changes how every module is read.
       if (this.compiles && compiledHere(abs, this.moduleTypes)) {
-        p = this.statCache.get(abs, `${ANALYSIS_KIND}-compiled`, async () => {
+        p = this.statCache.get(abs, `${ANALYSIS_KIND}-compiled`, async (snapshot) => {
           const done = await analyzeCompiled(abs, rel);
           if (!done) return analyzeModule(abs, rel);
-          this.compiled.set(abs, done.compiled);
+          this.compiled.set(abs, { compiled: done.compiled, snapshot });
           return done.info;
         });
       } else {
@@ -143,13 +149,13 @@ export class ModuleIndex {
   }
 
   /**
-   * What a worker runs of a module (absolute path) this index analysed from its compilation,
-   * handed out once (see Compiler); undefined when its analysis came from the stat cache.
+   * A module (absolute path) as this index's analysis compiled it, handed out once (see
+   * Compiler); undefined when its analysis came from the stat cache.
    */
-  takeCompiled(abs: string): string | undefined {
+  takeCompiled(abs: string): AnalysedCompilation | undefined {
     const compiled = this.compiled.get(abs);
     this.compiled.delete(abs);
-    return compiled && workerCode(abs, compiled);
+    return compiled;
   }
 
   /** Exports of a module, following local `export * from` chains; null when not statically known. */

@@ -1,4 +1,4 @@
-import { readFileSync, rmSync, statSync } from "node:fs";
+import { readFileSync, rmSync, statSync, type BigIntStats } from "node:fs";
 import { join } from "node:path";
 import { writeFileAtomic } from "../store/atomic.js";
 
@@ -31,13 +31,20 @@ interface Kind {
   used: Set<string>;
 }
 
-interface Lookup {
+/**
+ * What a file looked like when a value was computed from it (see get): another value computed
+ * from the same read may be recorded under it (rememberAt).
+ */
+export interface Snapshot {
+  readonly stamp: string;
+  /** The file's newest timestamp, for the racy rule. */
+  readonly changedMs: number;
+}
+
+interface Lookup extends Snapshot {
   hit: boolean;
   value: unknown;
   k: Kind;
-  stamp: string;
-  /** The file's newest timestamp, for the racy rule. */
-  changedMs: number;
 }
 
 /**
@@ -81,14 +88,26 @@ export class StatCache {
 
   /**
    * The value computed from `abs` by `compute`, reused while the file's stat is unchanged.
-   * `kind` separates different computations over the same file.
+   * `kind` separates different computations over the same file. `compute` is given the stat
+   * it runs under, for a second value it derives from the same read (see rememberAt).
    */
-  async get<T>(abs: string, kind: string, compute: () => Promise<T>): Promise<T> {
+  async get<T>(abs: string, kind: string, compute: (snapshot: Snapshot) => Promise<T>): Promise<T> {
     const seen = this.lookup(abs, kind);
     if (seen.hit) return seen.value as T;
-    const value = await compute();
+    const value = await compute({ stamp: seen.stamp, changedMs: seen.changedMs });
     this.store(seen, abs, value);
     return value;
+  }
+
+  /** What `abs` looks like now: take it before reading the file, to record what is computed from the read. */
+  snapshot(abs: string): Snapshot {
+    const s = statSync(abs, { bigint: true });
+    return { stamp: stampOf(s), changedMs: changedMsOf(s) };
+  }
+
+  /** Whether a value computed under `snapshot` may be kept: the file was not changed just before (see RACY_MS). */
+  settled(snapshot: Snapshot): boolean {
+    return this.now() - snapshot.changedMs > RACY_MS;
   }
 
   /** `get` for a synchronous computation (a folder listing, say): no promise per file. */
@@ -106,16 +125,15 @@ export class StatCache {
     // Synchronous on purpose: thousands of stats of a no-op cost far less without a thread-pool
     // round trip each. Taken before computing: a change made meanwhile shows next time.
     const s = statSync(abs, { bigint: true });
-    const stamp = `${s.size}:${s.mtimeNs}:${s.ctimeNs}:${s.ino}`;
+    const stamp = stampOf(s);
     const hit = k.entries[abs];
     if (hit && hit[0] === stamp) return { hit: true, value: hit[1], k, stamp, changedMs: 0 };
-    const changedMs = Number((s.mtimeNs > s.ctimeNs ? s.mtimeNs : s.ctimeNs) / 1_000_000n);
-    return { hit: false, value: undefined, k, stamp, changedMs };
+    return { hit: false, value: undefined, k, stamp, changedMs: changedMsOf(s) };
   }
 
   private store(seen: Lookup, abs: string, value: unknown): void {
     const { k } = seen;
-    if (this.now() - seen.changedMs > RACY_MS) {
+    if (this.settled(seen)) {
       k.entries[abs] = [seen.stamp, value];
       k.dirty = true;
     } else if (abs in k.entries) {
@@ -133,7 +151,7 @@ export class StatCache {
   async remember(abs: string, kind: string, value: unknown): Promise<void> {
     const s = statSync(abs, { bigint: true });
     const k = this.kind(kind);
-    k.entries[abs] = [`${s.size}:${s.mtimeNs}:${s.ctimeNs}:${s.ino}`, value];
+    k.entries[abs] = [stampOf(s), value];
     k.used.add(abs);
     k.dirty = true;
   }
@@ -170,4 +188,14 @@ export class StatCache {
     }
     if (wrote) rmSync(join(this.dir, "..", LEGACY_FILE), { force: true });
   }
+}
+
+/** A file's stamp: `size:mtimeNs:ctimeNs:ino`, which any write changes. */
+function stampOf(s: BigIntStats): string {
+  return `${s.size}:${s.mtimeNs}:${s.ctimeNs}:${s.ino}`;
+}
+
+/** A file's newest timestamp in milliseconds, for the racy rule. */
+function changedMsOf(s: BigIntStats): number {
+  return Number((s.mtimeNs > s.ctimeNs ? s.mtimeNs : s.ctimeNs) / 1_000_000n);
 }

@@ -2,6 +2,10 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { compiledHere, compileModule, compilesFor, workerCode } from "../code/compile.js";
 import { ModuleTypes } from "../code/module-type.js";
+import type { AnalysedCompilation } from "../code/modules.js";
+import type { StatCache } from "../hash/stat-cache.js";
+import { STATE_DIR } from "../workspace/state.js";
+import { CompiledCache } from "./compiled-cache.js";
 
 /**
  * TypeScript compiled once, here, for the workers. Left to tsx, each worker compiles every
@@ -10,8 +14,10 @@ import { ModuleTypes } from "../code/module-type.js";
  * ~1.5 s per worker at 500 experiments. Here the same compilation runs on esbuild's
  * asynchronous API, many at once, and the code travels with the unit (see the `run` message
  * in lib/runtime/protocol.ts); the worker runs what it is given and leaves the rest to
- * tsx (lib/runtime/register.ts). How a module is compiled: lib/code/compile.ts. A module the
- * build's analysis read for the first time was compiled then (see ModuleIndex.takeCompiled).
+ * tsx (lib/runtime/register.ts). How a module is compiled: lib/code/compile.ts.
+ *
+ * A module the build's analysis read for the first time was compiled then (see
+ * ModuleIndex.takeCompiled); what is compiled is kept for later builds (see CompiledCache).
  */
 export class Compiler {
   private readonly memo = new Map<string, Promise<string | undefined>>();
@@ -20,10 +26,16 @@ export class Compiler {
   /** Files to compile ahead of need, in order, a few at a time (see precompile). */
   private readonly queue: string[] = [];
   private inFlight = 0;
+  private readonly cache: CompiledCache;
 
-  /** `byAnalysis`: a module's code as the build's analysis already compiled it, if it did. */
-  constructor(private readonly root: string, private readonly byAnalysis: (abs: string) => string | undefined = () => undefined) {
+  /** `byAnalysis`: a module as the build's analysis already compiled it, if it did. */
+  constructor(
+    private readonly root: string,
+    private readonly statCache: StatCache,
+    private readonly byAnalysis: (abs: string) => AnalysedCompilation | undefined = () => undefined,
+  ) {
     this.enabled = compilesFor(root);
+    this.cache = new CompiledCache(join(root, STATE_DIR, "compiled"), statCache);
   }
 
   /** CommonJS code for those of `files` (workspace-relative) a worker may run as given, by absolute path. */
@@ -60,14 +72,15 @@ export class Compiler {
   private start(abs: string): Promise<string | undefined> {
     let p = this.memo.get(abs);
     if (!p) {
-      const ready = this.byAnalysis(abs);
-      if (ready !== undefined) {
-        p = Promise.resolve(ready);
+      const analysed = this.byAnalysis(abs);
+      if (analysed !== undefined) {
+        this.cache.write(abs, analysed.snapshot, analysed.compiled);
+        p = Promise.resolve(workerCode(abs, analysed.compiled));
         this.memo.set(abs, p);
         return p;
       }
       this.inFlight++;
-      p = compile(abs).finally(() => {
+      p = this.compile(abs).finally(() => {
         this.inFlight--;
         this.pump();
       });
@@ -79,6 +92,26 @@ export class Compiler {
   private pump(): void {
     while (this.inFlight < PRECOMPILING && this.queue.length > 0) void this.start(this.queue.shift()!);
   }
+
+  /** Waits for the compiled code being kept for later builds. */
+  flush(): Promise<void> {
+    return this.cache.flush();
+  }
+
+  private async compile(abs: string): Promise<string | undefined> {
+    try {
+      // Taken before the read: what is kept stands for the file as it was read, or older.
+      const snapshot = this.statCache.snapshot(abs);
+      const kept = this.cache.read(abs, snapshot);
+      if (kept !== undefined) return kept ? workerCode(abs, kept) : undefined;
+      const compiled = await compileModule(abs, readFileSync(abs, "utf8"));
+      this.cache.write(abs, snapshot, compiled);
+      return compiled && workerCode(abs, compiled);
+    } catch {
+      // A file that cannot be read or compiled here is tsx's to report, with its own message.
+      return undefined;
+    }
+  }
 }
 
 /**
@@ -87,13 +120,3 @@ export class Compiler {
  * a turn of its own; 64 was faster (3.56 against 3.68 s, 6 of 8); 160 no better than 64.
  */
 const PRECOMPILING = 64;
-
-async function compile(abs: string): Promise<string | undefined> {
-  try {
-    const compiled = await compileModule(abs, readFileSync(abs, "utf8"));
-    return compiled && workerCode(abs, compiled);
-  } catch {
-    // A file that cannot be read or compiled here is tsx's to report, with its own message.
-    return undefined;
-  }
-}

@@ -1,3 +1,4 @@
+import type { AnalysedCompilation } from "../code/modules.js";
 import type { Digest } from "../hash/digest.js";
 import type { UnitKey } from "../hash/keys.js";
 import type { StatCache } from "../hash/stat-cache.js";
@@ -36,8 +37,8 @@ export interface ExecuteOptions {
   inputsOf(experiment: string): Iterable<string>;
   /** The workspace-relative code closure of an output's loader (`experiment#output`). */
   loaderCodeOf(output: string): Iterable<string>;
-  /** A module's code (absolute path) as the build's analysis compiled it for the workers, handed out once (see ModuleIndex.takeCompiled). */
-  compiledByAnalysis?(abs: string): string | undefined;
+  /** A module (absolute path) as the build's analysis compiled it for the workers, handed out once (see ModuleIndex.takeCompiled). */
+  compiledByAnalysis?(abs: string): AnalysedCompilation | undefined;
   /** Single default data source export per experiment (see checkExports). */
   singles: Map<string, string | undefined>;
   /** Scheduling priority per experiment: higher first (longest remaining path). */

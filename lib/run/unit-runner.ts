@@ -69,7 +69,7 @@ export class UnitRunner {
       },
     };
     this.workers = new Workers(o, events, o.pool);
-    this.compiler = new Compiler(o.root, o.compiledByAnalysis);
+    this.compiler = new Compiler(o.root, o.statCache, o.compiledByAnalysis);
     this.coverage = new CoverageWarnings({ root: o.root, dataDir: o.store.dataDir, codeOf: o.codeOf, inputsOf: o.inputsOf, loaderCodeOf: o.loaderCodeOf, configOf: (e) => o.graph.node(e).config });
   }
 
@@ -181,6 +181,7 @@ export class UnitRunner {
   /** Stops the workers (at once when `force`) and removes what is staged. */
   async close(force = false): Promise<void> {
     await this.workers.close(force);
+    await this.compiler.flush();
     await rm(this.staging, { recursive: true, force: true });
   }
 
