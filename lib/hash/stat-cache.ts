@@ -32,8 +32,8 @@ interface Kind {
 }
 
 /**
- * What a file looked like when a value was computed from it (see get): another value computed
- * from the same read may be recorded under it (rememberAt).
+ * What a file looked like when a value was computed from it (see get and snapshot): a value
+ * kept elsewhere stands for the file while it still looks so (see CompiledCache).
  */
 export interface Snapshot {
   readonly stamp: string;
@@ -89,7 +89,7 @@ export class StatCache {
   /**
    * The value computed from `abs` by `compute`, reused while the file's stat is unchanged.
    * `kind` separates different computations over the same file. `compute` is given the stat
-   * it runs under, for a second value it derives from the same read (see rememberAt).
+   * it runs under, for a second value it derives from the same read (see ModuleIndex.analyze).
    */
   async get<T>(abs: string, kind: string, compute: (snapshot: Snapshot) => Promise<T>): Promise<T> {
     const seen = this.lookup(abs, kind);
