@@ -38,6 +38,9 @@ export const ANALYSIS_KIND = "module-3";
  */
 const REQUIRE = /\brequire\(\s*(["'`])([^"'`]+)\1\s*\)/g;
 
+/** `module.exports` or `exports.x` in esbuild's output: a module with no ES exports may still export the CommonJS way. */
+const COMMONJS_EXPORTS = /\b(module\.exports|exports\.[A-Za-z_$])/;
+
 /** How esbuild reads each kind of module a workspace may import (a JSON file included). */
 const LOADERS: Record<string, "ts" | "tsx" | "js" | "jsx" | "json"> = {
   ".ts": "ts",
@@ -93,7 +96,7 @@ export async function analyzeModule(absPath: string, displayPath: string, source
   const names = exports.map((e) => e.n);
   // esbuild wraps a CommonJS module (`exports.x = ...`) in __commonJS and exports only a default:
   // its names are known only when it runs.
-  const looksCommonJs = /\b__commonJS\(/.test(code) || (names.length === 0 && /\b(module\.exports|exports\.[A-Za-z_$])/.test(code));
+  const looksCommonJs = /\b__commonJS\(/.test(code) || (names.length === 0 && COMMONJS_EXPORTS.test(code));
   return {
     exports: unknownExports || looksCommonJs ? null : names,
     starExports,
@@ -130,7 +133,7 @@ export async function analyzeCompiled(absPath: string, displayPath: string): Pro
   // that mark is CommonJS (or exports nothing), as analyzeModule's esbuild output says too.
   const esModule = ES_MODULE.test(code);
   const names = esModule ? exportNames(code) : [];
-  const looksCommonJs = !esModule && /\b(module\.exports|exports\.[A-Za-z_$])/.test(code);
+  const looksCommonJs = !esModule && COMMONJS_EXPORTS.test(code);
   return {
     info: {
       exports: unknownExports || looksCommonJs || names === undefined ? null : names,
