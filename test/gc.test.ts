@@ -1,7 +1,10 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { readdirSync, rmSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { Compiler } from "../lib/run/compile.js";
+import { StatCache } from "../lib/hash/stat-cache.js";
+import { initHasher } from "../lib/hash/digest.js";
 import { exists, makeWorkspace, runCli } from "./helpers.js";
 
 const WORKSPACE = {
@@ -27,7 +30,7 @@ test("gc keeps what the lock and existing versions use, removes the rest; --dry-
   const before = { units: count(ws, "units"), objects: count(ws, "objects") };
   const none = await runCli(["gc", "--json"], ws);
   assert.is(none.code, 0, none.output);
-  assert.equal(JSON.parse(none.stdout), { command: "gc", dryRun: false, records: 0, objects: 0, bytes: 0, versions: 0 });
+  assert.equal(JSON.parse(none.stdout), { command: "gc", dryRun: false, records: 0, objects: 0, bytes: 0, versions: 0, compiled: 0 });
 
   // The old versions' folders go away: the records and objects only they used (condition t
   // of p with k: 1, and what c read from it) are garbage; the shared baselines are not.
@@ -47,6 +50,36 @@ test("gc keeps what the lock and existing versions use, removes the rest; --dry-
   assert.is(again.code, 0, again.output);
   assert.match(again.stdout, /0 built, 2 up to date/);
   assert.not.match(again.stderr, /restored|▸/);
+});
+
+test("gc removes compiled code no build can use: of a module deleted or changed since, unreadable, half-written", async () => {
+  const step = (name: string) => `export const w = (d: unknown, ctx: any) => { ctx.metrics.add("n", ${JSON.stringify(name)}); return d; };\n`;
+  const ws = makeWorkspace(Object.fromEntries(["p", "q", "r"].flatMap((e) => [[`experiments/${e}/config.yaml`, "steps: [w]\n"], [`experiments/${e}/steps.ts`, step(e)]])));
+  // Kept as a build keeps them once the sources are older than the racy window (a clock ahead).
+  await initHasher();
+  const compiler = new Compiler(ws, StatCache.load(undefined, () => Date.now() + 10_000));
+  await compiler.compiled(["p", "q", "r"].map((e) => `experiments/${e}/steps.ts`));
+  await compiler.flush();
+  const dir = join(ws, ".crystallize/compiled");
+  const keptOf = (e: string) => readdirSync(dir).find((f) => !f.startsWith(".") && f !== "junk.json" && readFileSync(join(dir, f), "utf8").includes(`experiments/${e}/steps.ts`));
+  const p = keptOf("p");
+  assert.ok(p && keptOf("q") && keptOf("r"), "one file per module");
+  rmSync(join(ws, "experiments/q"), { recursive: true });
+  writeFileSync(join(ws, "experiments/r/steps.ts"), step("r2"));
+  writeFileSync(join(dir, "junk.json"), "{not json");
+  writeFileSync(join(dir, `.${p}.tmp-1-0`), "{");
+  const files = readdirSync(dir).sort();
+
+  const dry = await runCli(["gc", "--dry-run", "--json"], ws);
+  assert.is(dry.code, 0, dry.output);
+  assert.is(JSON.parse(dry.stdout).compiled, 4);
+  assert.equal(readdirSync(dir).sort(), files, "--dry-run removed nothing");
+  const real = await runCli(["gc"], ws);
+  assert.is(real.code, 0, real.output);
+  assert.match(real.stdout, /, 4 compiled modules/);
+  assert.equal(readdirSync(dir), [p], "the unchanged module's code stays");
+  const built = await runCli(["build"], ws);
+  assert.is(built.code, 0, built.output);
 });
 
 test("gc waits for a running build instead of deleting under it", async () => {

@@ -5,6 +5,7 @@ import { openWorkspace } from "../api/open.js";
 import { assessBuild, prepareBuild, type PlanRequest } from "../api/prepare.js";
 import { readLock } from "../lock/lockfile.js";
 import { collectGarbage } from "../store/gc.js";
+import { CompiledCache } from "../run/compiled-cache.js";
 import { experimentStatuses, type ExperimentStatus } from "../api/status.js";
 import { AggregateConfigError, CrystallizeError } from "../errors/error.js";
 import { verifyWorkspace } from "../api/verify.js";
@@ -199,13 +200,14 @@ export async function graphCommand(targets: string[], opts: { format: GraphForma
   return EXIT.ok;
 }
 
-/** `crystallize gc`: drop store objects and records no lock entry or version folder uses. */
+/** `crystallize gc`: drop store objects and records no lock entry or version folder uses, and compiled code no build can use. */
 export async function gcCommand(flags: { cwd: string; dryRun?: boolean; json?: boolean }): Promise<number> {
   const loaded = await openWorkspace(flags.cwd, { analyze: false });
   const root = loaded.workspace.root;
   const report = await withWorkspaceLock(root, "gc", (m) => process.stderr.write(m + "\n"), async () => {
     const store = new Store(join(root, loaded.workspace.settings.data), loaded.statCache);
-    return collectGarbage(store, await readLock(root, loaded.statCache), [...loaded.graph.nodes.keys()], flags.dryRun ?? false);
+    const stored = await collectGarbage(store, await readLock(root, loaded.statCache), [...loaded.graph.nodes.keys()], flags.dryRun ?? false);
+    return { ...stored, compiled: await CompiledCache.of(root, loaded.statCache).prune(flags.dryRun ?? false) };
   });
   if (flags.json) {
     printJson({ command: "gc", dryRun: flags.dryRun ?? false, ...report });
@@ -213,7 +215,7 @@ export async function gcCommand(flags: { cwd: string; dryRun?: boolean; json?: b
   }
   const mb = (report.bytes / 1e6).toFixed(1);
   const verb = flags.dryRun ? "would remove" : "removed";
-  process.stdout.write(`${verb} ${report.objects} objects (${mb} MB), ${report.records} records, ${report.versions} forgotten versions\n`);
+  process.stdout.write(`${verb} ${report.objects} objects (${mb} MB), ${report.records} records, ${report.versions} forgotten versions, ${report.compiled} compiled modules\n`);
   return EXIT.ok;
 }
 

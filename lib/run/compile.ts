@@ -4,7 +4,6 @@ import { compiledHere, compileModule, compilesFor, workerCode } from "../code/co
 import { ModuleTypes } from "../code/module-type.js";
 import type { AnalysedCompilation } from "../code/modules.js";
 import type { StatCache } from "../hash/stat-cache.js";
-import { STATE_DIR } from "../workspace/state.js";
 import { CompiledCache } from "./compiled-cache.js";
 
 /**
@@ -35,7 +34,7 @@ export class Compiler {
     private readonly byAnalysis: (abs: string) => AnalysedCompilation | undefined = () => undefined,
   ) {
     this.enabled = compilesFor(root);
-    this.cache = new CompiledCache(join(root, STATE_DIR, "compiled"), statCache);
+    this.cache = CompiledCache.of(root, statCache);
   }
 
   /** CommonJS code for those of `files` (workspace-relative) a worker may run as given, by absolute path. */

@@ -1,10 +1,11 @@
 import { readFileSync } from "node:fs";
-import { mkdir, rename, writeFile } from "node:fs/promises";
+import { mkdir, readdir, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Compiled } from "../code/compile.js";
 import { tempNameFor } from "../store/atomic.js";
 import { digestBytes } from "../hash/digest.js";
 import type { Snapshot, StatCache } from "../hash/stat-cache.js";
+import { STATE_DIR } from "../workspace/state.js";
 
 /** `.crystallize/compiled/<digest of the module's path>.json`. */
 interface CompiledFile {
@@ -28,7 +29,12 @@ export class CompiledCache {
   private readonly writes: Array<Promise<void>> = [];
   private dirMade?: Promise<unknown>;
 
-  constructor(private readonly dir: string, private readonly statCache: StatCache) {}
+  private constructor(private readonly dir: string, private readonly statCache: StatCache) {}
+
+  /** The cache of the workspace at `root`. */
+  static of(root: string, statCache: StatCache): CompiledCache {
+    return new CompiledCache(join(root, STATE_DIR, "compiled"), statCache);
+  }
 
   /** The module's compiled code if its source still looks as when it was compiled (null: left to tsx); undefined if not known. */
   read(abs: string, snapshot: Snapshot): Compiled | null | undefined {
@@ -55,6 +61,32 @@ export class CompiledCache {
         // Only a shortcut: a file not written is compiled again next time.
         .catch(() => {}),
     );
+  }
+
+  /**
+   * Removes the files no build can use again (`crystallize gc`, which holds the workspace lock):
+   * their module is gone or has changed since, or they cannot be read, or a killed build left
+   * them half-written. A changed module's file is replaced when it is next compiled, but a
+   * deleted or renamed module's would stay forever. Returns how many (with `dryRun`, would be).
+   */
+  async prune(dryRun: boolean): Promise<number> {
+    let removed = 0;
+    for (const name of await readdir(this.dir).catch(() => [] as string[])) {
+      const path = join(this.dir, name);
+      if (!name.startsWith(".") && this.usable(path)) continue;
+      removed++;
+      if (!dryRun) await rm(path, { force: true });
+    }
+    return removed;
+  }
+
+  private usable(path: string): boolean {
+    try {
+      const file = JSON.parse(readFileSync(path, "utf8")) as CompiledFile;
+      return path === this.pathOf(file.path) && this.statCache.snapshot(file.path).stamp === file.stamp;
+    } catch {
+      return false;
+    }
   }
 
   /** Waits for the files under way. */
