@@ -61,3 +61,15 @@ await build({
 // The Python worker and the `crystallize` module Python experiments import are plain files.
 rmSync("dist/lib/runtime/python", { recursive: true, force: true });
 cpSync("lib/runtime/python", "dist/lib/runtime/python", { recursive: true, filter: (src) => !src.includes("__pycache__") });
+
+// The API as CommonJS, for user code that requires "crystallize": Node loads it as it is, where
+// api.js, an ES module, needs tsx to compile it, and a worker loads tsx only when user code
+// needs it (lib/runtime/register.ts).
+await build({
+  entryPoints: ["dist/lib/runtime/api.js"],
+  outfile: "dist/lib/runtime/api.cjs",
+  format: "cjs",
+  platform: "node",
+  target: "node20",
+  logLevel: "warning",
+});

@@ -181,6 +181,36 @@ test("TypeScript compiled by the CLI behaves as tsx's: names, __filename, enums,
   }
 });
 
+test("a worker loads tsx only once user code needs more than the CLI compiled, and then as if from the start", async () => {
+  const step = (head: string, value: string) =>
+    `${head}\nexport const go = (d: unknown, ctx: any) => {\n  ctx.metrics.add("tsx", Object.keys(require.cache).some((p) => /[\\\\/]node_modules[\\\\/]tsx[\\\\/]/.test(p)));\n  ctx.metrics.add("v", ${value});\n  return d;\n};\n`;
+  const ws = makeWorkspace({
+    "experiments/common/helper.ts": "export const twice = (n: number): number => 2 * n;\n",
+    "experiments/common/table.json": '{"n": 5}\n',
+    "experiments/common/legacy.js": "export const three = 3;\n",
+    "node_modules/fakepkg/package.json": JSON.stringify({ name: "fakepkg", version: "1.0.0", main: "index.js" }),
+    "node_modules/fakepkg/index.js": "exports.seven = 7;\n",
+    "experiments/plain/config.yaml": "steps: [go]\n",
+    // A builtin, our API, a compiled module by the JavaScript extension tsx maps to it, JSON.
+    "experiments/plain/steps.ts": step('import { join } from "node:path";\nimport { pipelineStep } from "crystallize";\nimport { twice } from "../common/helper.js";\nimport table from "../common/table.json";', 'join("a", "b") + typeof pipelineStep + twice(table.n)'),
+    "experiments/pkg/config.yaml": "steps: [go]\n",
+    "experiments/pkg/steps.ts": step('import { seven } from "fakepkg";', "seven"),
+    "experiments/js/config.yaml": "steps: [go]\n",
+    // JavaScript written as an ES module: tsx compiles it, where Node alone would not load it as CommonJS.
+    "experiments/js/steps.ts": step('import { three } from "../common/legacy.js";', "three"),
+  });
+  const metrics = (exp: string) => readJson(join(ws, `data/${exp}/v0/baseline/results.json`)).metrics;
+  const r = await runCli(["build", "plain"], ws);
+  assert.is(r.code, 0, r.output);
+  assert.equal(metrics("plain"), { tsx: [false], v: ["a/bfunction10"] });
+  for (const exp of ["pkg", "js"]) {
+    const built = await runCli(["build", exp], ws);
+    assert.is(built.code, 0, built.output);
+    assert.not.match(built.output, /ExperimentalWarning|require\(\) of ES Module/, "the ES module JavaScript was compiled by tsx, not loaded by Node");
+    assert.equal(metrics(exp), { tsx: [true], v: [exp === "pkg" ? 7 : 3] }, exp);
+  }
+});
+
 test("code that tsx rewrites (import.meta, import()), and ES module code, is left to tsx", async () => {
   const ws = makeWorkspace({
     "experiments/m/config.yaml": "steps: [go]\n",

@@ -1,7 +1,7 @@
 import { existsSync, statSync } from "node:fs";
 import { builtinModules } from "node:module";
 import type { PathsMatcher } from "get-tsconfig";
-import { dirname, extname, join, relative } from "node:path";
+import { dirname, join, relative } from "node:path";
 import type { Digest } from "../hash/digest.js";
 import { tsconfigOf } from "../hash/facts.js";
 import type { Snapshot, StatCache } from "../hash/stat-cache.js";
@@ -9,6 +9,7 @@ import { toPosix } from "../workspace/workspace.js";
 import { ANALYSIS_KIND, analyzeCompiled, analyzeModule, type ModuleInfo } from "./analyze.js";
 import { compiledHere, compilesFor, type Compiled } from "./compile.js";
 import { ModuleTypes } from "./module-type.js";
+import { importsTypeScriptFirst, resolveImportPath, resolveRelative } from "./resolve.js";
 import { PackageVersions } from "./packages.js";
 import type { PythonEnv } from "./python-env.js";
 
@@ -28,51 +29,10 @@ export interface CodeClosure {
 
 const BUILTINS = new Set(builtinModules);
 
-/** Modules whose relative imports tsx resolves TypeScript first (its own test of a TS file). */
-const TYPESCRIPT_PARENT = /\.([cm]?ts|[tj]sx)$/;
-/** From TypeScript, what tsx tries for an import written with a JavaScript extension, in order. */
-const TYPESCRIPT_FIRST: Record<string, string[]> = {
-  ".js": [".ts", ".tsx", ".js", ".jsx"],
-  ".jsx": [".tsx", ".ts", ".jsx", ".js"],
-  ".cjs": [".cts", ".cjs"],
-  ".mjs": [".mts", ".mjs"],
-};
-/** From TypeScript, what tsx tries on any other import before Node's own search. */
-const TYPESCRIPT_GUESSES = [".ts", ".tsx", ".jsx", ".js", ".json"];
-/** Extensions tsx leaves to Node's own search. */
-const AS_WRITTEN = new Set([".ts", ".tsx", ".mts", ".cts", ".json", ".node"]);
-/** Node's own search in a worker: its extensions, then those tsx registers, for a file and a folder's index. */
-const NODE_ORDER = [".js", ".json", ".node", ".ts", ".tsx", ".jsx"];
-
-/**
- * The files a relative import may load, in the order a worker's loaders (Node and tsx) try
- * them. It matters when two candidates exist (a compiled x.js beside x.ts): the key must cover
- * the one that runs, so that editing it makes the experiment stale.
- */
-function candidatesFor(base: string, fromTypeScript: boolean): string[] {
-  const nodeSearch = [base, ...NODE_ORDER.map((e) => base + e), ...NODE_ORDER.map((e) => join(base, "index" + e))];
-  if (!fromTypeScript) return nodeSearch;
-  const ext = extname(base);
-  if (TYPESCRIPT_FIRST[ext]) return TYPESCRIPT_FIRST[ext].map((e) => base.slice(0, -ext.length) + e);
-  if (AS_WRITTEN.has(ext)) return nodeSearch;
-  return [...TYPESCRIPT_GUESSES.map((e) => base + e), ...nodeSearch];
-}
-
-/** Resolves a relative import the way a worker's loaders do (see candidatesFor). */
+/** Resolves a relative import the way a worker's loaders do (see resolveRelative); workspace-relative. */
 export function resolveLocalImport(root: string, fromRel: string, specifier: string): string | undefined {
-  return firstFile(root, candidatesFor(join(root, dirname(fromRel), specifier), TYPESCRIPT_PARENT.test(fromRel)));
-}
-
-/** The first of `candidates` that is a file, relative to `root`. */
-function firstFile(root: string, candidates: string[]): string | undefined {
-  for (const c of candidates) {
-    try {
-      if (statSync(c).isFile()) return toPosix(relative(root, c));
-    } catch {
-      /* try the next candidate */
-    }
-  }
-  return undefined;
+  const found = resolveRelative(join(root, fromRel), specifier);
+  return found === undefined ? undefined : toPosix(relative(root, found));
 }
 
 /** `lodash/fp` -> `lodash`, `@scope/pkg/x` -> `@scope/pkg`; undefined for builtins and our own API. */
@@ -111,10 +71,10 @@ export class ModuleIndex {
    */
   private aliasedImport(paths: PathsMatcher | null, fromRel: string, specifier: string): string | undefined {
     if (!paths) return undefined;
-    const fromTypeScript = TYPESCRIPT_PARENT.test(fromRel);
+    const fromTypeScript = importsTypeScriptFirst(fromRel);
     for (const mapped of paths(specifier)) {
-      const found = firstFile(this.root, candidatesFor(mapped, fromTypeScript));
-      if (found !== undefined) return found;
+      const found = resolveImportPath(mapped, fromTypeScript);
+      if (found !== undefined) return toPosix(relative(this.root, found));
     }
     return undefined;
   }

@@ -8,10 +8,12 @@
  * about 250 ms of CPU, more than the rest of its start-up. Most workspaces are CommonJS to
  * Node (no `"type": "module"`) and never need it.
  */
-import { existsSync } from "node:fs";
-import Module, { createRequire, register } from "node:module";
+import { existsSync, realpathSync } from "node:fs";
+import Module, { createRequire, isBuiltin, register } from "node:module";
+import { extname, isAbsolute } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { MessageChannel, type MessagePort } from "node:worker_threads";
+import { resolveRelative } from "../code/resolve.js";
 import type { FlushRequest, HookReport } from "./hooks.js";
 
 const requireHere = createRequire(import.meta.url);
@@ -39,29 +41,98 @@ let esmReady = false;
  */
 const DYNAMIC_IMPORT = /\bimport\s*\(/;
 
+/** Files this worker ran as the CLI compiled them: their relative imports resolve as the key's did. */
+const ranCompiled = new Set<string>();
+/** The API as CommonJS, for `require("crystallize")`: Node loads it as is, tsx or not (scripts/bundle.mjs). */
+const apiPath = fileURLToPath(new URL("./api.cjs", import.meta.url));
+let tsxLoaded = false;
+/** While tsx's own modules load: their text says `import(`, but they need no ES module hooks. */
+let loadingTsx = false;
+/** tsx's handler for `.ts`, once loaded. */
+let tsxTypeScript: Load | undefined;
+
+const RELATIVE = /^\.\.?\//;
+/** What a worker that has not loaded tsx loads as Node would with it: by our `.ts` and `.js` handlers, or Node's own. */
+const WITHOUT_TSX = new Set([".ts", ".js", ".json"]);
+
 /**
- * tsx for CommonJS, and `"crystallize"` resolved for require. Called once, at start, before
- * any user code loads.
+ * `"crystallize"` resolved for require, `.ts` modules the CLI compiled run as compiled there,
+ * and tsx for everything else. Called once, at start, before any user code loads.
+ *
+ * `lazy`: where the CLI compiles the workspace's TypeScript (lib/code/compile.ts), tsx loads
+ * only when user code first needs it, and code that imports only builtins, `"crystallize"`
+ * and its own compiled modules never does. Loading it is a third of a worker's start-up
+ * (~35 ms of CPU). Until then a compiled module's relative imports resolve with the CLI's own
+ * resolver (the one its key follows); anything else (a package, a module the CLI did not
+ * compile, JavaScript, which tsx compiles when written as an ES module) loads tsx first and
+ * goes on as if it had been there from the start.
  */
-export function useCommonJsLoader(): void {
-  requireHere("tsx/cjs");
-  // A `.ts` module the CLI compiled runs as compiled there; tsx compiles any other.
-  const tsx = internals._extensions[".ts"];
-  internals._extensions[".ts"] = function (this: unknown, module, filename) {
-    const code = compiled.get(filename);
-    if (code === undefined) return tsx.call(this, module, filename);
-    compiled.delete(filename);
-    return module._compile(code, filename);
+export function useCommonJsLoader(lazy: boolean): void {
+  const nodeResolve = internals._resolveFilename;
+  internals._resolveFilename = function (this: unknown, request: string, parent?: unknown, ...rest: unknown[]) {
+    if (request === "crystallize") return apiPath;
+    // Once tsx is loaded, this is the resolver it falls back to: Node's.
+    if (tsxLoaded || isBuiltin(request)) return nodeResolve.call(this, request, parent, ...rest);
+    const found = resolvedWithoutTsx(request, (parent as { filename?: string } | undefined)?.filename);
+    if (found !== undefined) return found;
+    loadTsx();
+    return internals._resolveFilename.call(this, request, parent, ...rest);
   };
-  const resolveFilename = internals._resolveFilename;
-  const apiPath = fileURLToPath(apiUrl);
-  internals._resolveFilename = function (this: unknown, request: string, ...rest: unknown[]) {
-    return request === "crystallize" ? apiPath : resolveFilename.call(this, request, ...rest);
+  internals._extensions[".ts"] = runCompiledOr(() => {
+    loadTsx();
+    return tsxTypeScript!;
+  });
+  const nodeJs = internals._extensions[".js"];
+  internals._extensions[".js"] = function (this: unknown, module, filename) {
+    // Once tsx is loaded, this is reached only as its fallback for files it leaves to Node.
+    if (tsxLoaded || filename === apiPath) return nodeJs.call(this, module, filename);
+    loadTsx();
+    return internals._extensions[".js"].call(this, module, filename);
   };
   const compile = internals.prototype._compile;
   internals.prototype._compile = function (this: unknown, content: string, filename: string) {
-    if (!esmReady && DYNAMIC_IMPORT.test(content)) useEsmLoader();
+    if (!esmReady && !loadingTsx && DYNAMIC_IMPORT.test(content)) useEsmLoader();
     return compile.call(this, content, filename);
+  };
+  if (!lazy) loadTsx();
+}
+
+/** Where a request leads without tsx: a compiled module, or a relative import of one; undefined when tsx must say. */
+function resolvedWithoutTsx(request: string, parent: string | undefined): string | undefined {
+  let found: string | undefined;
+  if (isAbsolute(request)) found = compiled.has(request) || ranCompiled.has(request) ? request : undefined;
+  else if (parent !== undefined && ranCompiled.has(parent) && RELATIVE.test(request)) found = resolveRelative(parent, request);
+  if (found === undefined || !WITHOUT_TSX.has(extname(found))) return undefined;
+  // Node names a module by its real path; so must we, or a file reached both ways would load twice.
+  return realpathSync.native(found);
+}
+
+/** The `.ts` handler: code the CLI compiled, else `other()`'s. */
+function runCompiledOr(other: () => Load): Load {
+  return function (this: unknown, module, filename) {
+    const code = compiled.get(filename);
+    if (code === undefined) return other().call(this, module, filename);
+    compiled.delete(filename);
+    ranCompiled.add(filename);
+    return module._compile(code, filename);
+  };
+}
+
+/** tsx for CommonJS, with our `.ts` handler and `"crystallize"` in front of its own. Idempotent. */
+function loadTsx(): void {
+  if (tsxLoaded) return;
+  tsxLoaded = true;
+  loadingTsx = true;
+  try {
+    requireHere("tsx/cjs");
+  } finally {
+    loadingTsx = false;
+  }
+  tsxTypeScript = internals._extensions[".ts"];
+  internals._extensions[".ts"] = runCompiledOr(() => tsxTypeScript!);
+  const tsxResolve = internals._resolveFilename;
+  internals._resolveFilename = function (this: unknown, request: string, ...rest: unknown[]) {
+    return request === "crystallize" ? apiPath : tsxResolve.call(this, request, ...rest);
   };
 }
 
@@ -74,6 +145,8 @@ export function useCommonJsLoader(): void {
 export function useEsmLoader(): void {
   if (esmReady) return;
   esmReady = true;
+  // Its ES module hooks come with its CommonJS ones, as they did when both loaded at start.
+  loadTsx();
   const api = requireHere("tsx/esm/api") as typeof import("tsx/esm/api");
   withTsxHooksFound(() => api.register());
   const { port1, port2 } = new MessageChannel();

@@ -22,6 +22,8 @@ let current: string | undefined;
 
 const requireModule = createRequire(import.meta.url);
 const moduleTypes = new ModuleTypes();
+/** Whether the CLI compiles this workspace's TypeScript for its workers (see lib/code/compile.ts). */
+const compiledHere = process.argv.includes("--compiled-here");
 
 /**
  * esbuild's synchronous API starts its service (a thread running the esbuild binary) on first
@@ -33,7 +35,7 @@ const moduleTypes = new ModuleTypes();
  */
 function startCompiler(): void {
   // The CLI compiles this workspace's TypeScript (lib/run/compile.ts): tsx rarely needs to.
-  if (process.argv.includes("--compiled-here") || moduleTypes.packageType(process.cwd()) === "module") return;
+  if (compiledHere || moduleTypes.packageType(process.cwd()) === "module") return;
   try {
     (requireModule("esbuild") as typeof import("esbuild")).transformSync("", { loader: "ts" });
   } catch {
@@ -258,7 +260,7 @@ process.on("unhandledRejection", (reason) => {
   process.exit(70);
 });
 process.on("disconnect", () => process.exit(0));
-useCommonJsLoader();
+useCommonJsLoader(compiledHere);
 watchReads();
 // Where the workspace's code is ES modules, every unit needs those hooks: start them now,
 // while the worker is not yet on anyone's critical path.

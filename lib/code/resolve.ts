@@ -1,0 +1,61 @@
+import { statSync } from "node:fs";
+import { dirname, extname, join } from "node:path";
+
+/**
+ * Where a relative import of a user module leads, decided the way a worker's loaders (Node and
+ * tsx) decide it. The CLI follows imports with it to build an experiment's key, and a worker
+ * that has not loaded tsx resolves with it too (lib/runtime/register.ts): the module that runs
+ * is the one the key covers.
+ */
+
+/** Modules whose relative imports tsx resolves TypeScript first (its own test of a TS file). */
+const TYPESCRIPT_PARENT = /\.([cm]?ts|[tj]sx)$/;
+/** From TypeScript, what tsx tries for an import written with a JavaScript extension, in order. */
+const TYPESCRIPT_FIRST: Record<string, string[]> = {
+  ".js": [".ts", ".tsx", ".js", ".jsx"],
+  ".jsx": [".tsx", ".ts", ".jsx", ".js"],
+  ".cjs": [".cts", ".cjs"],
+  ".mjs": [".mts", ".mjs"],
+};
+/** From TypeScript, what tsx tries on any other import before Node's own search. */
+const TYPESCRIPT_GUESSES = [".ts", ".tsx", ".jsx", ".js", ".json"];
+/** Extensions tsx leaves to Node's own search. */
+const AS_WRITTEN = new Set([".ts", ".tsx", ".mts", ".cts", ".json", ".node"]);
+/** Node's own search in a worker: its extensions, then those tsx registers, for a file and a folder's index. */
+const NODE_ORDER = [".js", ".json", ".node", ".ts", ".tsx", ".jsx"];
+
+/**
+ * The files a relative import may load, in the order a worker's loaders try them. It matters
+ * when two candidates exist (a compiled x.js beside x.ts): the key must cover the one that
+ * runs, so that editing it makes the experiment stale.
+ */
+function candidatesFor(base: string, fromTypeScript: boolean): string[] {
+  const nodeSearch = [base, ...NODE_ORDER.map((e) => base + e), ...NODE_ORDER.map((e) => join(base, "index" + e))];
+  if (!fromTypeScript) return nodeSearch;
+  const ext = extname(base);
+  if (TYPESCRIPT_FIRST[ext]) return TYPESCRIPT_FIRST[ext].map((e) => base.slice(0, -ext.length) + e);
+  if (AS_WRITTEN.has(ext)) return nodeSearch;
+  return [...TYPESCRIPT_GUESSES.map((e) => base + e), ...nodeSearch];
+}
+
+/** Whether a module's relative imports resolve TypeScript first (see TYPESCRIPT_PARENT). */
+export function importsTypeScriptFirst(module: string): boolean {
+  return TYPESCRIPT_PARENT.test(module);
+}
+
+/** The file an import naming `base` (absolute, its extension optional) loads; undefined when none. */
+export function resolveImportPath(base: string, fromTypeScript: boolean): string | undefined {
+  for (const candidate of candidatesFor(base, fromTypeScript)) {
+    try {
+      if (statSync(candidate).isFile()) return candidate;
+    } catch {
+      /* try the next candidate */
+    }
+  }
+  return undefined;
+}
+
+/** The file `specifier`, relative, leads to from the module `from` (both absolute); undefined when none. */
+export function resolveRelative(from: string, specifier: string): string | undefined {
+  return resolveImportPath(join(dirname(from), specifier), importsTypeScriptFirst(from));
+}
