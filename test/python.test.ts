@@ -299,17 +299,28 @@ test("undeclared: a data file a Python step reads, a folder it lists and a modul
     "experiments/reader/helpers.py": 'X = "x"\n',
     "experiments/reader/plugin.py": 'Y = "y"\n',
     "experiments/reader/raw.csv": "1,2\n",
+    // Its own folder, which is also the first the import system looks in.
+    "experiments/lister/config.yaml": "steps: [work]\n",
+    "experiments/lister/steps.py": 'import os\nimport helpers\n\ndef work(data):\n    return data, {"n": len(os.listdir(".")) + helpers.N}\n',
+    "experiments/lister/helpers.py": "N = 0\n",
+    // importlib.metadata lists every folder on sys.path, the experiment's own included: no data.
+    "experiments/meta/config.yaml": "steps: [work]\n",
+    "experiments/meta/steps.py": 'import helpers\nfrom importlib import metadata\n\ndef work(data):\n    try:\n        metadata.version("pip")\n    except metadata.PackageNotFoundError:\n        pass\n    return data, {"x": helpers.X}\n',
+    "experiments/meta/helpers.py": "X = 1\n",
   });
   const first = await run(["build"], ws);
   assert.is(first.code, 0, first.output);
   const warnings = first.output.split("\n").filter((l) => l.includes("warning"));
-  assert.is(warnings.length, 3, first.output);
+  assert.is(warnings.length, 4, first.output);
+  assert.match(first.output, /lister: listed experiments\/lister, which its key does not cover/);
+  assert.not.match(first.output, /meta: /, "the import system's and importlib.metadata's listings are not named");
   assert.match(first.output, /reader: read experiments\/reader\/raw\.csv, which its key does not cover/);
   assert.match(first.output, /reader: listed experiments\/reader\/tables, which its key does not cover/);
   assert.match(first.output, /reader: loaded experiments\/reader\/plugin\.py, which its key does not follow/);
   assert.not.match(first.output, /helpers\.py|json|__pycache__|steps\.py, which/, "a literal import, the standard library and bytecode caches are not named");
 
   writeFileSync(join(ws, "experiments/reader/config.yaml"), "outputs:\n  o: {file_name: o.txt}\nsteps: [work]\ninputs: [raw.csv, plugin.py, 'tables/*']\n");
+  writeFileSync(join(ws, "experiments/lister/config.yaml"), "steps: [work]\ninputs: ['*']\n");
   const declared = await run(["build"], ws);
   assert.is(declared.code, 0, declared.output);
   assert.not.match(declared.output, /warning/, declared.output);

@@ -54,7 +54,7 @@ def _on_audit(event, args):
         return
     if event in ("os.listdir", "os.scandir"):
         folder = "." if args[0] is None else args[0]
-        if not isinstance(folder, int):
+        if not isinstance(folder, int) and _asked_by_user(sys._getframe(1)):
             _listed.add(os.path.abspath(os.fsdecode(folder)))
         return
     if event != "open":
@@ -66,6 +66,21 @@ def _on_audit(event, args):
         _reads.add(os.path.abspath(os.fsdecode(path)))
     except (TypeError, ValueError):
         pass
+
+
+def _asked_by_user(frame):
+    """Whether a listing comes from user code, directly or through a library (glob), and not from
+    importlib: the import system lists every folder it imports from, importlib.metadata every
+    folder on sys.path (the experiment's own among them), and neither is data. The nearest frame
+    that is user code or importlib decides."""
+    while frame is not None:
+        file = frame.f_code.co_filename
+        if file.startswith("<frozen importlib") or f"{os.sep}importlib{os.sep}" in file:
+            return False
+        if not file.startswith(_NOT_USERS) and not file.startswith("<"):
+            return True
+        frame = frame.f_back
+    return False
 
 
 sys.addaudithook(_on_audit)
@@ -84,19 +99,14 @@ def take_reads(modules_before):
     global _reads, _listed
     opened, folders, _reads, _listed = _reads or set(), _listed or set(), None, None
     loaded = set()
-    # The import system lists the folders it imports from: those listings are no data.
-    import_dirs = {os.path.abspath(p) for p in sys.path if isinstance(p, str)}
     for name, module in list(sys.modules.items()):
         file = getattr(module, "__file__", None)
-        if isinstance(file, str):
-            import_dirs.add(os.path.dirname(os.path.abspath(file)))
-            if name not in modules_before:
-                loaded.add(os.path.abspath(file))
-        import_dirs.update(os.path.abspath(p) for p in getattr(module, "__path__", None) or () if isinstance(p, str))
+        if isinstance(file, str) and name not in modules_before:
+            loaded.add(os.path.abspath(file))
     # A module imported is read from its bytecode cache when there is one: that is no data.
     read = {p for p in opened if p not in loaded and "__pycache__" not in p.split(os.sep)}
     mine = lambda paths: sorted(p for p in paths if not p.startswith(_NOT_USERS))
-    return {"read": mine(read), "loaded": mine(loaded), "listed": mine(folders - import_dirs)}
+    return {"read": mine(read), "loaded": mine(loaded), "listed": mine(folders)}
 
 
 def send(msg):
