@@ -5,7 +5,7 @@ import { digestFile } from "../hash/digest.js";
 import type { UnitKey } from "../hash/keys.js";
 import type { Read, Unit } from "../plan/plan.js";
 import type { VerifyRequest } from "../runtime/protocol.js";
-import type { StoredOutput, UnitRecord } from "../store/store.js";
+import type { ResultCache, StoredOutput, UnitRecord } from "../store/store.js";
 import { Compiler } from "./compile.js";
 import type { ExecuteOptions } from "./executor.js";
 import type { PoolEvents, UnitOutcome, VerifyOutcome } from "./pool.js";
@@ -13,7 +13,7 @@ import type { UnitResult } from "./results.js";
 import { unitSpec } from "./spec.js";
 import { CoverageWarnings } from "./undeclared.js";
 import { relativiseStack } from "./user-error.js";
-import { Workers } from "./workers.js";
+import { Workers, type UnitExecutor } from "./workers.js";
 
 /** What a unit runner asks of the build around it: the scheduler's state, read when needed. */
 export interface UnitContext {
@@ -42,7 +42,9 @@ export interface UnitHooks {
  * scheduler's (see Executor); this is everything between.
  */
 export class UnitRunner {
-  private readonly workers: Workers;
+  private readonly workers: UnitExecutor;
+  /** Where results are looked up and kept (the local store; see ResultCache). */
+  private readonly results: ResultCache;
   private readonly compiler: Compiler;
   /** This build's staging folder: where workers write outputs before they are stored. */
   readonly staging: string;
@@ -69,6 +71,7 @@ export class UnitRunner {
       },
     };
     this.workers = new Workers(o, events, o.pool);
+    this.results = o.store;
     this.compiler = new Compiler(o.root, o.statCache, o.compiledByAnalysis);
     this.coverage = new CoverageWarnings({ root: o.root, dataDir: o.store.dataDir, codeOf: o.codeOf, inputsOf: o.inputsOf, loaderCodeOf: o.loaderCodeOf, configOf: (e) => o.graph.node(e).config });
   }
@@ -80,7 +83,7 @@ export class UnitRunner {
     const base = { condition: unit.condition.name, replicate: unit.replicate, seed: unit.seed, key, reads };
     const verifying = this.o.verify?.experiments.has(unit.experiment) ?? false;
     if (!this.o.force.has(unit.experiment) && !verifying) {
-      const hit = await this.o.store.lookup(key);
+      const hit = await this.results.lookup(key);
       if (hit) {
         hooks.free(false);
         return { ...base, cached: true, outcome: { status: "ok", record: hit } };
@@ -114,7 +117,7 @@ export class UnitRunner {
     if (!wanted) return undefined;
     if (outcome.status === "failed") {
       const error = { ...outcome.error, stack: relativiseStack(outcome.error.stack, this.o.root) };
-      if (!verifying) await this.o.store.markFailed(key, error.message);
+      if (!verifying) await this.results.markFailed(key, error.message);
       return { ...base, cached: false, outcome: { status: "failed", error, durationMs: outcome.durationMs } };
     }
     const record = await this.store(unit, id, key, outcome, verifying);
@@ -127,7 +130,7 @@ export class UnitRunner {
     const outputs: Record<string, StoredOutput> = {};
     for (const o of this.o.graph.node(unit.experiment).config.outputs) {
       const staged = this.stagingPath(id, o.alias);
-      const stored = verifying ? { digest: await digestFile(staged), size: statSync(staged).size } : await this.o.store.ingest(staged);
+      const stored = verifying ? { digest: await digestFile(staged), size: statSync(staged).size } : await this.results.ingest(staged);
       outputs[o.alias] = { file: o.fileName, ...stored };
     }
     const record: UnitRecord = {
@@ -140,7 +143,7 @@ export class UnitRunner {
       metrics: outcome.metrics,
       durationMs: Math.round(outcome.durationMs),
     };
-    if (!verifying) await this.o.store.writeRecord(record);
+    if (!verifying) await this.results.writeRecord(record);
     return record;
   }
 

@@ -32,10 +32,33 @@ export function startWorkersEarly(o: { root: string; dataDir: string; jobs: numb
 }
 
 /**
+ * What runs units for a build (lib/run/unit-runner.ts). The seam for a remote executor: a
+ * unit's spec is self-contained but for local paths (its module and its upstream outputs to
+ * read, its outputs' staging paths), so one that runs units on other machines ships the
+ * compiled code and the files read there, and brings the outputs back to their staging paths
+ * before it answers; the CLI stores them as it does a local worker's.
+ */
+export interface UnitExecutor {
+  /** Runs a unit; `compiled`: its TypeScript modules as the CLI compiled them, by absolute path. */
+  run(spec: UnitSpec, unit: Unit, compiled: Record<string, string>): Promise<UnitOutcome>;
+  /** Calls `name` of the experiment's verifiers module. */
+  verify(experiment: string, name: string, call: Pick<VerifyRequest, "baseline" | "treatment" | "params">): Promise<VerifyOutcome>;
+  /** Whether the experiment runs in Python (its code is not compiled by the CLI). */
+  isPython(experiment: string): boolean;
+  /** The experiment a verifier or loader call runs for, to label its log lines. */
+  experimentOf(requestId: string): string | undefined;
+  /** Gets ready to run `n` units at once, ahead of need. */
+  warm(n: number): void;
+  /** Stops these units now; they come back failed. */
+  kill(unitIds: ReadonlySet<string>): void;
+  close(force?: boolean): Promise<void>;
+}
+
+/**
  * Both languages' worker pools behind one interface: every request goes to the pool of the
  * experiment it runs for, so the executor never asks which language an experiment is in.
  */
-export class Workers {
+export class Workers implements UnitExecutor {
   private readonly node: WorkerPool;
   private readonly python: PythonPool;
   private counter = 0;

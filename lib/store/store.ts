@@ -59,11 +59,29 @@ export function storeHasRecords(dataDir: string): boolean {
 }
 
 /**
+ * Where a build finds units' results and keeps new ones: what running a unit needs of a store
+ * (lib/run/unit-runner.ts). The seam for a remote cache: one that wraps the local Store, looks
+ * up a key there first, then fetches the record and its objects from other machines into the
+ * local store (checked against their digests before use), and sends what is kept on. Keys are
+ * made to be shared: no absolute path, no timestamp, the same on every machine.
+ */
+export interface ResultCache {
+  /** A record whose every object is present in the local store and intact; undefined otherwise, never a partial result. */
+  lookup(key: UnitKey): Promise<UnitRecord | undefined>;
+  /** Moves a staged output into the local store; returns its digest and size. */
+  ingest(staged: string): Promise<{ digest: Digest; size: number }>;
+  /** Keeps a unit's record, once its outputs are ingested. */
+  writeRecord(record: UnitRecord): Promise<void>;
+  /** Notes that the unit with this key failed (explained as an earlier failure next time). */
+  markFailed(key: UnitKey, message: string): Promise<void>;
+}
+
+/**
  * The content-addressed store under `data/.store/`: objects by content digest, one record per
  * unit key, failure notes, and the version index. Objects are written by rename (so an object
  * that exists is whole) and made read-only.
  */
-export class Store {
+export class Store implements ResultCache {
   readonly dir: string;
 
   constructor(readonly dataDir: string, private readonly statCache: StatCache) {
