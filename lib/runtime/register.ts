@@ -48,8 +48,6 @@ const apiPath = fileURLToPath(new URL("./api.cjs", import.meta.url));
 let tsxLoaded = false;
 /** While tsx's own modules load: their text says `import(`, but they need no ES module hooks. */
 let loadingTsx = false;
-/** tsx's handler for `.ts`, once loaded. */
-let tsxTypeScript: Load | undefined;
 
 const RELATIVE = /^\.\.?\//;
 /** What a worker that has not loaded tsx loads as Node would with it: by our `.ts` and `.js` handlers, or Node's own. */
@@ -78,9 +76,10 @@ export function useCommonJsLoader(lazy: boolean): void {
     loadTsx();
     return internals._resolveFilename.call(this, request, parent, ...rest);
   };
+  // Once tsx is loaded, its handler with ours in front (see loadTsx).
   internals._extensions[".ts"] = runCompiledOr(() => {
     loadTsx();
-    return tsxTypeScript!;
+    return internals._extensions[".ts"];
   });
   const nodeJs = internals._extensions[".js"];
   internals._extensions[".js"] = function (this: unknown, module, filename) {
@@ -128,8 +127,8 @@ function loadTsx(): void {
   } finally {
     loadingTsx = false;
   }
-  tsxTypeScript = internals._extensions[".ts"];
-  internals._extensions[".ts"] = runCompiledOr(() => tsxTypeScript!);
+  const tsxTypeScript = internals._extensions[".ts"];
+  internals._extensions[".ts"] = runCompiledOr(() => tsxTypeScript);
   const tsxResolve = internals._resolveFilename;
   internals._resolveFilename = function (this: unknown, request: string, ...rest: unknown[]) {
     return request === "crystallize" ? apiPath : tsxResolve.call(this, request, ...rest);
