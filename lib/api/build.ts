@@ -2,8 +2,9 @@ import { randomBytes } from "node:crypto";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import type { Digest } from "../hash/digest.js";
-import { experimentKey, normalizeConfig } from "../hash/keys.js";
+import { experimentKey } from "../hash/keys.js";
 import { emptyLock, writeLock, type LockEntry, type LockFile } from "../lock/lockfile.js";
+import { firstLikelyToRun } from "../plan/likely.js";
 import type { BuildPlan } from "../plan/plan.js";
 import { criticalPathPriority } from "../plan/priority.js";
 import { Executor, type ExecuteOptions } from "../run/executor.js";
@@ -121,6 +122,9 @@ async function execute(loaded: LoadedWorkspace, options: BuildOptions, p: Prepar
     failFast: options.failFast ?? false,
     workerMemoryMb: loaded.workspace.settings.workerMemoryMb,
     pool,
+    // With no pool started early, the store holds results: the workers start at the first unit
+    // not found there, or as the build begins when one experiment will most likely run.
+    likelyToRun: pool ? undefined : firstLikelyToRun({ plan: p.plan, lock: p.lock, configs: p.normalized, facts: p.facts, force: p.force }),
     codeOf: (name) => Object.keys(p.facts.get(name)!.code.files),
     inputsOf: (name) => Object.keys(p.facts.get(name)!.inputs),
     loaderCodeOf: (output) => p.loaderFiles.get(output) ?? [],
@@ -158,7 +162,6 @@ async function execute(loaded: LoadedWorkspace, options: BuildOptions, p: Prepar
 
 /** The lock entry for an experiment that was just built or found up to date. */
 function lockEntry(p: PreparedBuild, result: ExperimentResult): LockEntry {
-  const cfg = p.loaded.graph.node(result.name).config;
   const facts = p.facts.get(result.name)!;
   const outputs: Record<string, Digest> = {};
   const upstream: Record<string, Record<string, Digest>> = {};
@@ -171,7 +174,7 @@ function lockEntry(p: PreparedBuild, result: ExperimentResult): LockEntry {
   return {
     key: experimentKey(result.units.map((u) => u.key)),
     version: result.version!,
-    params: normalizeConfig(cfg),
+    params: p.normalized.get(result.name)!,
     code: facts.code.files,
     packages: facts.code.packages,
     inputs: facts.inputs,

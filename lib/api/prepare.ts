@@ -3,7 +3,7 @@ import { checkExports } from "../code/check.js";
 import { ModuleIndex } from "../code/modules.js";
 import { digestValue, type Digest } from "../hash/digest.js";
 import { gatherFacts, loaderClosures, PythonEnvs, verifierDigests } from "../hash/facts.js";
-import { normalizeConfig, unitKey, type ExperimentFacts } from "../hash/keys.js";
+import { normalizeConfig, unitKey, type ExperimentFacts, type NormalizedConfig } from "../hash/keys.js";
 import type { StatCache } from "../hash/stat-cache.js";
 import { hypothesesDigest } from "../hypotheses/settle.js";
 import { readLock, type LockFile } from "../lock/lockfile.js";
@@ -28,6 +28,8 @@ export interface PreparedBuild {
   plan: BuildPlan;
   force: Set<string>;
   facts: Map<string, ExperimentFacts>;
+  /** Per experiment of the plan: its normalised config, as keyed and as locked. */
+  normalized: ReadonlyMap<string, NormalizedConfig>;
   singles: Map<string, string | undefined>;
   keyOf: KeyFn;
   lock: LockFile | undefined;
@@ -75,7 +77,7 @@ export async function prepareBuild(loaded: LoadedWorkspace, request: PlanRequest
   const force = new Set(request.forceAll ? plan.experiments.map((e) => e.name) : request.force ? (targets.length ? targets : plan.experiments.map((e) => e.name)) : []);
   const dataDir = join(root, workspace.settings.data);
   const loaderFiles = new Map([...loaderCode].map(([id, closure]) => [id, closure ? Object.keys(closure.files) : []]));
-  return { loaded, plan, force, facts, singles, keyOf, lock, statCache, store: new Store(dataDir, statCache), dataDir, pythons, hypotheses, loaderFiles, modules };
+  return { loaded, plan, force, facts, normalized, singles, keyOf, lock, statCache, store: new Store(dataDir, statCache), dataDir, pythons, hypotheses, loaderFiles, modules };
 }
 
 /** `status` and `build --dry-run`: what would run and why, reading the store but running nothing. */

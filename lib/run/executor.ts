@@ -31,6 +31,12 @@ export interface ExecuteOptions {
   };
   /** Node workers started before the executor (see startWorkersEarly). */
   pool?: WorkerPool;
+  /**
+   * An experiment that will most likely run (see firstLikelyToRun): the workers start as the
+   * build begins, not at the first unit missing from the store, which in an edit of a leaf comes
+   * only once everything upstream has been looked up.
+   */
+  likelyToRun?: string;
   /** The workspace-relative code files an experiment's units run (its code closure). */
   codeOf(experiment: string): Iterable<string>;
   /** The workspace-relative files matched by an experiment's `inputs:`. */
@@ -114,6 +120,11 @@ export class Executor {
       for (const plan of this.o.plan.experiments) this.running.set(plan.name, { plan, results: [], announced: false, returned: 0 });
       // Workers started early: the store is empty and every unit will run, so all will be compiled.
       if (this.o.pool) for (const plan of this.o.plan.experiments) this.units.precompile(plan.name);
+      else if (this.o.likelyToRun !== undefined) {
+        const likely = this.running.get(this.o.likelyToRun)!;
+        this.units.precompile(likely.plan.name, true);
+        this.warm(likely);
+      }
       await new Promise<void>((resolve) => {
         this.onIdle = resolve;
         this.release();
@@ -300,6 +311,11 @@ export class Executor {
       this.o.events.experimentStarted(exp.plan.name, exp.plan.units.length);
       this.precompileDependents(exp.plan.name);
     }
+    this.warm(exp);
+  }
+
+  /** Starts the build's workers, once, for `exp`: one when it will most likely run alone, else a slot's worth. */
+  private warm(exp: RunningExperiment): void {
     this.units.warmOnce(exp.plan.name, () => (this.alone(exp) ? 1 : Math.min(this.o.jobs, this.unsettledUnits())));
   }
 

@@ -147,7 +147,7 @@ export class UnitRunner {
     return record;
   }
 
-  /** Starts `count()` Node workers at the build's first miss of a Node experiment, and never again. */
+  /** Starts `count()` Node workers for a Node experiment about to run (or likely to), once per build. */
   warmOnce(experiment: string, count: () => number): void {
     if (this.warmed || this.workers.isPython(experiment)) return;
     this.warmed = true;
