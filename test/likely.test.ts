@@ -9,6 +9,7 @@ import type { ExperimentFacts, NormalizedConfig } from "../lib/hash/keys.js";
 import type { LockEntry, LockFile } from "../lib/lock/lockfile.js";
 import { firstLikelyToRun, type LikelyInput } from "../lib/plan/likely.js";
 import type { BuildPlan } from "../lib/plan/plan.js";
+import { componentReasons, definitionChanged } from "../lib/plan/reasons.js";
 import { build } from "../dist/lib/index.js";
 import { Workers } from "../dist/lib/run/workers.js";
 import { Store } from "../dist/lib/store/store.js";
@@ -60,6 +61,22 @@ test("firstLikelyToRun: the first experiment in plan order whose definition diff
 test("firstLikelyToRun: a forced experiment, or one the lock lacks", () => {
   assert.is(firstLikelyToRun(input((i) => i.force.add("c"))), "c");
   assert.is(firstLikelyToRun(input((i) => delete i.lock!.experiments.b)), "b");
+});
+
+test("definitionChanged says what componentReasons finds, component by component", () => {
+  const locked = facts();
+  const entryNow = entry(locked, config());
+  const variants: Array<[string, NormalizedConfig, ExperimentFacts]> = [
+    ["nothing", config(), facts()],
+    ["code", config(), facts("d2" as Digest)],
+    ["config", config(1), facts()],
+    ["kwargs", { ...config(), steps: [{ name: "work", kwargs: { n: 2 } }] }, facts()],
+    ["runtime", config(), { ...facts(), runtime: "node22" }],
+    ["env", config(), { ...facts(), env: { TOKEN: "e1" as Digest } }],
+    ["inputs", config(), { ...facts(), inputs: { "in.csv": "i1" as Digest } }],
+    ["package", config(), { ...facts(), code: { files: locked.code.files, packages: { yaml: "2.6.0" } } }],
+  ];
+  for (const [what, cfg, f] of variants) assert.is(definitionChanged(entryNow, cfg, f), componentReasons(entryNow, cfg, f).length > 0, what);
 });
 
 /** Calls to the workers' start and the store's lookups during `fn`, in order. */

@@ -1,7 +1,7 @@
-import { sameJson } from "../hash/digest.js";
 import type { ExperimentFacts, NormalizedConfig } from "../hash/keys.js";
-import type { LockEntry, LockFile } from "../lock/lockfile.js";
+import type { LockFile } from "../lock/lockfile.js";
 import type { BuildPlan } from "./plan.js";
+import { definitionChanged } from "./reasons.js";
 
 export interface LikelyInput {
   plan: BuildPlan;
@@ -28,16 +28,4 @@ export function firstLikelyToRun(input: LikelyInput): string | undefined {
     if (input.force.has(name) || !entry || definitionChanged(entry, input.configs.get(name)!, input.facts.get(name)!)) return name;
   }
   return undefined;
-}
-
-/** Whether anything componentReasons compares differs; the cheap comparisons first. */
-function definitionChanged(entry: LockEntry, config: NormalizedConfig, facts: ExperimentFacts): boolean {
-  return (
-    entry.runtime !== facts.runtime ||
-    !sameJson(entry.code, facts.code.files) ||
-    !sameJson(entry.inputs, facts.inputs) ||
-    !sameJson(entry.env, facts.env) ||
-    !sameJson(entry.packages, facts.code.packages) ||
-    !sameJson(entry.params, config)
-  );
 }

@@ -1,4 +1,4 @@
-import type { Digest } from "../hash/digest.js";
+import { sameJson, type Digest } from "../hash/digest.js";
 import type { ExperimentFacts, NormalizedConfig } from "../hash/keys.js";
 import type { LockEntry } from "../lock/lockfile.js";
 
@@ -85,6 +85,22 @@ export function componentReasons(entry: LockEntry, config: NormalizedConfig, fac
   for (const d of diffRecords(entry.env as Record<string, Digest | null>, facts.env)) reasons.push({ kind: "env", name: d.name });
   if (entry.runtime !== facts.runtime) reasons.push({ kind: "runtime", old: entry.runtime, new: facts.runtime });
   return reasons;
+}
+
+/**
+ * Whether componentReasons would name anything, without building the reasons: what
+ * firstLikelyToRun asks of every experiment before a build runs. Kept beside componentReasons so
+ * that a component added to one is added to the other; the cheap comparisons first.
+ */
+export function definitionChanged(entry: LockEntry, config: NormalizedConfig, facts: ExperimentFacts): boolean {
+  return (
+    entry.runtime !== facts.runtime ||
+    !sameJson(entry.code, facts.code.files) ||
+    !sameJson(entry.inputs, facts.inputs) ||
+    !sameJson(entry.env, facts.env) ||
+    !sameJson(entry.packages, facts.code.packages) ||
+    !sameJson(entry.params, config)
+  );
 }
 
 /** Upstream outputs whose digests differ from those recorded as read in the lock. */
