@@ -755,6 +755,7 @@ failed("replicate 3 of 5 fails; after the fix only replicate 3 runs", async () =
   assert.equal(fixed.ran, ["after:baseline:0", "flaky:baseline:3"]);
   assert.equal(readdirSync(ws.path("data/flaky/v0")).filter((n) => n.startsWith("replicate_")).sort(), ["replicate_0", "replicate_1", "replicate_2", "replicate_3", "replicate_4"]);
   assert.is(ws.read("data/flaky/v0/replicate_3/baseline/o.txt"), "ok:3");
+  assert.equal(readdirSync(ws.path("data/.store/failures")), [], "the failure's note is removed once the unit succeeds");
   const s2 = await ws.status(env);
   assert.match(statusLine(s2, "flaky"), /^fresh/, s2.output);
 });
@@ -954,6 +955,25 @@ store("a corrupt store object is never served: that experiment reruns", async ()
   assert.equal(snapshot(ws.path("data/producer")), before, "the view holds the right bytes");
   assert.is(readFileSync(object, "utf8"), original, "the object is repaired");
   assert.equal((await ok(ws)).ran, []);
+});
+
+store("view files are read-only and hold their objects' bytes, whether written from memory or copied out of the store", async () => {
+  const ws = storeWorkspace();
+  await ok(ws);
+  const outputs: Record<string, string> = ws.lock().experiments.producer.outputs;
+  const check = (when: string) => {
+    for (const [rel, digest] of Object.entries(outputs)) {
+      const [condition, replicate, file] = rel.split("/");
+      const view = ws.path(`data/producer/v0/${replicate}/${condition}/${file}`);
+      assert.equal(readFileSync(view), readFileSync(objectPath(ws, digest)), `${when}: ${rel}`);
+      assert.is(statSync(view).mode & 0o222, 0, `${when}: ${rel} is read-only`);
+    }
+  };
+  // The build that stored the objects writes the view from the bytes it hashed; a later one copies.
+  check("written with the objects");
+  rmSync(ws.path("data/producer"), { recursive: true });
+  assert.equal((await ok(ws)).ran, []);
+  check("restored from the store");
 });
 
 store("a missing store object is detected: that experiment reruns", async () => {

@@ -35,17 +35,29 @@ export function digestBytes(data: Uint8Array | string): Digest {
 /** Files up to this size are read and hashed in one go; larger ones are streamed. */
 const ONE_SHOT_BYTES = 4 << 20;
 
-/** Streams large files in 1 MiB chunks: one-shot hashing of large files grows wasm memory for good. */
+/** A file's digest: see digestFileContent. */
 export async function digestFile(path: string): Promise<Digest> {
+  return (await digestFileContent(path)).digest;
+}
+
+/**
+ * A file's digest and size, and its bytes when it was small enough to read in one go. Large
+ * files are streamed in 1 MiB chunks: one-shot hashing of large files grows wasm memory for good.
+ */
+export async function digestFileContent(path: string): Promise<{ digest: Digest; size: number; bytes?: Buffer }> {
   const h = need();
-  if (statSync(path).size <= ONE_SHOT_BYTES) return digestBytes(readFileSync(path));
+  const { size } = statSync(path);
+  if (size <= ONE_SHOT_BYTES) {
+    const bytes = readFileSync(path);
+    return { digest: digestBytes(bytes), size: bytes.length, bytes };
+  }
   const a = h.create64(SEED_A);
   const b = h.create64(SEED_B);
   for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) {
     a.update(chunk as Buffer);
     b.update(chunk as Buffer);
   }
-  return (a.digest().toString(16).padStart(16, "0") + b.digest().toString(16).padStart(16, "0")) as Digest;
+  return { digest: (a.digest().toString(16).padStart(16, "0") + b.digest().toString(16).padStart(16, "0")) as Digest, size };
 }
 
 /**

@@ -1,7 +1,6 @@
-import { statSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
-import { digestFile } from "../hash/digest.js";
+import { digestFileContent } from "../hash/digest.js";
 import type { UnitKey } from "../hash/keys.js";
 import type { Read, Unit } from "../plan/plan.js";
 import type { VerifyRequest } from "../runtime/protocol.js";
@@ -130,8 +129,8 @@ export class UnitRunner {
     const outputs: Record<string, StoredOutput> = {};
     for (const o of this.o.graph.node(unit.experiment).config.outputs) {
       const staged = this.stagingPath(id, o.alias);
-      const stored = verifying ? { digest: await digestFile(staged), size: statSync(staged).size } : await this.results.ingest(staged);
-      outputs[o.alias] = { file: o.fileName, ...stored };
+      const { digest, size } = verifying ? await digestFileContent(staged) : await this.results.ingest(staged);
+      outputs[o.alias] = { file: o.fileName, digest, size };
     }
     const record: UnitRecord = {
       key,

@@ -1,6 +1,6 @@
-import { chmodSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync } from "node:fs";
+import { chmodSync, existsSync, readdirSync, readFileSync, renameSync, unlinkSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { digestFile, type Digest } from "../hash/digest.js";
+import { digestFile, digestFileContent, type Digest } from "../hash/digest.js";
 import type { UnitKey } from "../hash/keys.js";
 import type { StatCache } from "../hash/stat-cache.js";
 import { ensureDir, writeFileAtomic } from "./atomic.js";
@@ -49,6 +49,9 @@ export interface VersionIndex {
   metadata: Record<string, MetadataFile>;
 }
 
+/** Objects are read-only, and so are the view files made from them. */
+export const OBJECT_MODE = 0o444;
+
 /** Whether the store under `dataDir` holds any unit record (a shard folder of `units/`). */
 export function storeHasRecords(dataDir: string): boolean {
   try {
@@ -83,6 +86,14 @@ export interface ResultCache {
  */
 export class Store implements ResultCache {
   readonly dir: string;
+  /**
+   * Small objects this process stored, by digest, oldest first: a view of one is written from
+   * memory (open, write, close) rather than copied back out of the store (ten system calls).
+   */
+  private readonly recent = new Map<Digest, Buffer>();
+  private recentBytes = 0;
+  /** Whether `failures/` may hold a note: looked at once per process (see writeRecord). */
+  private failuresMayExist?: boolean;
 
   constructor(readonly dataDir: string, private readonly statCache: StatCache) {
     this.dir = join(dataDir, ".store");
@@ -130,24 +141,42 @@ export class Store implements ResultCache {
 
   /** Moves a staged file into the store; returns its digest. Identical content is stored once. */
   async ingest(staged: string): Promise<{ digest: Digest; size: number }> {
-    const digest = await digestFile(staged);
-    const { size } = statSync(staged);
+    const { digest, size, bytes } = await digestFileContent(staged);
     const target = this.objectPath(digest);
     if (await this.verifyObject(digest)) {
       unlinkSync(staged);
     } else {
       ensureDir(dirname(target));
-      chmodSync(staged, 0o444);
+      chmodSync(staged, OBJECT_MODE);
       renameSync(staged, target);
       await this.statCache.remember(target, "digest", digest);
     }
+    if (bytes && bytes.length <= RECENT_FILE_BYTES) this.keepRecent(digest, bytes);
     return { digest, size };
+  }
+
+  /** The bytes of an object this process stored lately, if still kept (see `recent`). */
+  recentObject(digest: Digest): Buffer | undefined {
+    return this.recent.get(digest);
+  }
+
+  private keepRecent(digest: Digest, bytes: Buffer): void {
+    if (this.recent.has(digest)) return;
+    this.recent.set(digest, bytes);
+    this.recentBytes += bytes.length;
+    for (const [old, kept] of this.recent) {
+      if (this.recentBytes <= RECENT_TOTAL_BYTES) break;
+      this.recent.delete(old);
+      this.recentBytes -= kept.length;
+    }
   }
 
   async writeRecord(record: UnitRecord): Promise<void> {
     await writeFileAtomic(this.recordPath(record.key), JSON.stringify(record));
-    // One unlink, not rmSync's two stats first: this runs once per unit, and there is
-    // almost never a note to remove.
+    // A note of this key's earlier failure goes. One unlink, not rmSync's two stats first: this
+    // runs once per unit and there is almost never a note; none at all in a store that never
+    // kept one.
+    if (!(this.failuresMayExist ??= existsSync(join(this.dir, "failures")))) return;
     try {
       unlinkSync(this.failurePath(record.key));
     } catch (err) {
@@ -157,6 +186,7 @@ export class Store implements ResultCache {
 
   async markFailed(key: UnitKey, message: string): Promise<void> {
     const failure: FailureRecord = { key, message };
+    this.failuresMayExist = true;
     await writeFileAtomic(this.failurePath(key), JSON.stringify(failure));
   }
 
@@ -182,3 +212,11 @@ export class Store implements ResultCache {
     await writeFileAtomic(join(this.dir, "versions", `${experiment}.json`), JSON.stringify(index, null, 1));
   }
 }
+
+/**
+ * Objects kept in memory after they are stored (see Store.recent): up to 1 MiB each, 16 MiB in
+ * all. An experiment's view is written once all its units are in, so an experiment with many
+ * units or a build with many in flight may find the oldest gone: then the view is copied.
+ */
+const RECENT_FILE_BYTES = 1 << 20;
+const RECENT_TOTAL_BYTES = 16 << 20;

@@ -39,6 +39,7 @@ export async function settleVersion(store: Store, statCache: StatCache, i: Settl
   const index = await store.readVersions(i.experiment);
   let version = index.results[resultId];
   let metadata = version === undefined ? undefined : index.metadata[version];
+  const fresh = version === undefined;
   if (version === undefined || metadata === undefined) {
     version ??= Math.max(latestVersion(store.dataDir, i.experiment), ...Object.values(index.results)) + 1;
     metadata = { name: i.experiment, version, replicates: i.replicates, seed: i.seed, conditions: i.conditions, outputs: i.outputs, upstream: i.upstream };
@@ -51,6 +52,6 @@ export async function settleVersion(store: Store, statCache: StatCache, i: Settl
     metadata,
     results: resultsFiles(i.records, metadata.conditions),
     units: i.records.map((r) => ({ condition: r.condition, replicate: r.replicate, outputs: r.outputs })),
-  }, i.tag);
+  }, i.tag, fresh);
   return { version, view };
 }

@@ -5,7 +5,7 @@ import { digestBytes, digestFile } from "../hash/digest.js";
 import type { StatCache } from "../hash/stat-cache.js";
 import { ensureDir, tempNameFor, writeFileAtomic } from "./atomic.js";
 import { alive } from "./build-lock.js";
-import type { Store, StoredOutput } from "./store.js";
+import { OBJECT_MODE, type Store, type StoredOutput } from "./store.js";
 
 /** `data/<exp>/v<N>/<condition>/results.json`: metrics of one condition. */
 export interface ResultsFile {
@@ -62,9 +62,11 @@ function ancestorsBelow(top: string, dir: string): string[] {
   return chain;
 }
 
-/** Copies an object out of the store: a reflink where the filesystem can, else a copy. */
+/** Copies an object out of the store: from memory when just stored, else a reflink where the filesystem can, else a copy. */
 async function restore(store: Store, out: StoredOutput, dest: string, makeDir = true): Promise<void> {
   if (makeDir) mkdirSync(dirname(dest), { recursive: true });
+  const recent = store.recentObject(out.digest);
+  if (recent) return writeFileSync(dest, recent, { mode: OBJECT_MODE });
   // Small files synchronously (no thread-pool round trip); large ones without blocking.
   if (out.size <= 1 << 20) copyFileSync(store.objectPath(out.digest), dest, constants.COPYFILE_FICLONE);
   else await copyFile(store.objectPath(out.digest), dest, constants.COPYFILE_FICLONE);
@@ -80,9 +82,10 @@ function jsonText(value: unknown): string {
  * reads it. The folder itself is looked at only when a file is not intact: an intact file
  * vouches for the folders above it, so a no-op build consults nothing but the files. A missing
  * folder is assembled in a hidden temporary folder and renamed into place, so a `v<N>` that
- * exists is complete.
+ * exists is complete. `fresh`: the version number was just taken, above every `v<N>` there is,
+ * so there is nothing to check.
  */
-export async function materializeView(store: Store, statCache: StatCache, experiment: string, content: ViewContent, tag: string): Promise<ViewState> {
+export async function materializeView(store: Store, statCache: StatCache, experiment: string, content: ViewContent, tag: string, fresh = false): Promise<ViewState> {
   const dir = join(store.dataDir, experiment, `v${content.metadata.version}`);
   const jsonFiles: Array<{ rel: string; text: string }> = [
     { rel: "metadata.json", text: jsonText(content.metadata) },
@@ -90,6 +93,7 @@ export async function materializeView(store: Store, statCache: StatCache, experi
   ];
   const outputs = content.units.flatMap((u) => Object.values(u.outputs).map((o) => ({ rel: `replicate_${u.replicate}/${u.condition}/${o.file}`, out: o })));
   const create = () => createView(store, statCache, dir, { outputs, jsonFiles }, join(store.dataDir, ".tmp", tag, ".views", experiment));
+  if (fresh) return create();
   const intact = async (path: string, digest: string) => {
     try {
       return (await statCache.get(path, "digest", () => digestFile(path))) === digest;
