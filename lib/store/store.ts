@@ -165,7 +165,7 @@ export class Store implements ResultCache {
     this.recent.set(digest, bytes);
     this.recentBytes += bytes.length;
     for (const [old, kept] of this.recent) {
-      if (this.recentBytes <= RECENT_TOTAL_BYTES) break;
+      if (this.recentBytes <= RECENT_TOTAL_BYTES && this.recent.size <= RECENT_OBJECTS) break;
       this.recent.delete(old);
       this.recentBytes -= kept.length;
     }
@@ -214,9 +214,12 @@ export class Store implements ResultCache {
 }
 
 /**
- * Objects kept in memory after they are stored (see Store.recent): up to 1 MiB each, 16 MiB in
- * all. An experiment's view is written once all its units are in, so an experiment with many
- * units or a build with many in flight may find the oldest gone: then the view is copied.
+ * Objects kept in memory after they are stored (see Store.recent): up to 1 MiB each, 16 MiB and
+ * 256 objects in all. The count bounds what small files hold on to beyond their bytes: a file
+ * under 4 KiB is read into a slice of a shared 8 KiB buffer, which stays alive with it. An
+ * experiment's view is written once all its units are in, so an experiment with many units or
+ * a build with many in flight may find the oldest gone: then the view is copied.
  */
 const RECENT_FILE_BYTES = 1 << 20;
 const RECENT_TOTAL_BYTES = 16 << 20;
+const RECENT_OBJECTS = 256;
