@@ -156,6 +156,26 @@ test("a stamp replays while nothing it lists changed, and not after", async () =
   assert.is(replayable(file, context), undefined, "an edit");
 });
 
+test("a stamp over many paths hashes them in parts: an edit in the first part or the last voids it, and so does a part missing", async () => {
+  const dir = scratch();
+  const files = Array.from({ length: 600 }, (_, i) => join(dir, `f${i}`));
+  for (const f of files) writeFileSync(f, "1");
+  for (const at of [0, 599]) {
+    const { file, written } = stampOf(files, Date.now() + 10_000);
+    assert.ok(written);
+    editHeader(file, (h) => assert.is((h.signatures as string[]).length, 3, "600 paths, 256 to a part"));
+    assert.ok(replayable(file, context));
+    appendFileSync(files[at], "2");
+    assert.is(replayable(file, context), undefined, `an edit of path ${at}`);
+  }
+  const again = stampOf(files, Date.now() + 10_000).file;
+  assert.ok(replayable(again, context));
+  editHeader(again, (h) => (h.signatures as string[]).pop());
+  assert.is(replayable(again, context), undefined, "a part missing");
+  editHeader(again, (h) => (h.format = 3));
+  assert.is(replayable(again, context), undefined, "another format");
+});
+
 /** Runs `body` with the variables set (undefined: unset), then puts the environment back. */
 function withEnv(vars: Record<string, string | undefined>, body: () => void): void {
   const saved = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
