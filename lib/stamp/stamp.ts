@@ -13,9 +13,12 @@ import { FOLLOW_MARK, isDirectory, mixCurrent, mixRecorded, newestTime, nodeBind
  * Stored as `.crystallize/stamps/<command>`: this header as one JSON line, then one path a line
  * (marked `=` when its signature follows links, see Signature).
  */
+/** The stamp format this build writes and reads (4: signatures hashed in parts, see PART). */
+const FORMAT = 4;
+
 export interface StampHeader {
   /** Format of the file; a stamp of another format is ignored. */
-  format: 4;
+  format: typeof FORMAT;
   /** The command line after `crystallize`, exactly. */
   argv: string[];
   /** The folder the command ran in. */
@@ -184,7 +187,7 @@ export function replayable(file: string, context: Context): Answer | undefined {
   } catch {
     return undefined;
   }
-  if (header.format !== 4 || header.cwd !== context.cwd || header.tool !== context.tool) return undefined;
+  if (header.format !== FORMAT || header.cwd !== context.cwd || header.tool !== context.tool) return undefined;
   if (header.terminal !== null && header.terminal !== terminalState()) return undefined;
   if (header.argv.length !== context.argv.length || header.argv.some((a, i) => a !== context.argv[i])) return undefined;
   if (environmentDigest(header.envNames) !== header.env) return undefined;
@@ -234,7 +237,7 @@ export function writeStamp(file: string, context: Context, observed: Observed, a
     const kept = paths.flatMap((p, i) => (before[i] === "-" && isDirectory(observed.reads.get(dirname(p)) ?? ("-" as Signature)) ? [] : [i]));
     const envNames = observed.env === null ? null : [...observed.env].sort();
     const terminal = observed.terminal ? terminalState() : null;
-    const header: StampHeader = { format: 4, ...context, envNames, env: environmentDigest(envNames), terminal, signatures: recordedSignatures(kept.map((i) => before[i])), ...answer };
+    const header: StampHeader = { format: FORMAT, ...context, envNames, env: environmentDigest(envNames), terminal, signatures: recordedSignatures(kept.map((i) => before[i])), ...answer };
     const lines = kept.map((i) => (before[i].startsWith(FOLLOW_MARK) ? FOLLOW_MARK : "") + paths[i] + "\n");
     writeSync(fd, JSON.stringify(header) + "\n" + lines.join(""));
     written = true;
