@@ -895,6 +895,22 @@ store("a deleted view, or the whole data/<exp> folder, is restored from the stor
   assert.equal(snapshot(ws.path("data/producer")), before);
 });
 
+store("with the store deleted and the views left, everything runs again into new versions; the old folders are kept", async () => {
+  const ws = storeWorkspace();
+  const first = await ok(ws);
+  const v0 = snapshot(ws.path("data/producer/v0"));
+  rmSync(ws.path("data/.store"), { recursive: true });
+  const r = await ok(ws);
+  assert.equal(r.ran, first.ran, "nothing to restore from: every unit runs");
+  assert.equal(versions(ws, "producer"), ["v0", "v1"], "numbered after the folder found, not into it");
+  assert.equal(versions(ws, "consumer"), ["v0", "v1"]);
+  assert.equal(snapshot(ws.path("data/producer/v0")), v0, "the old folder is untouched");
+  assert.equal(readJson(ws.path("data/consumer/v1/metadata.json")).upstream, { "producer#o": 1 });
+  // The store is cold again but not empty: the next build finds everything.
+  const again = await ok(ws);
+  assert.equal(again.ran, []);
+});
+
 store("a view edited by hand is restored from the store, without running anything", async () => {
   const ws = storeWorkspace();
   await ok(ws);

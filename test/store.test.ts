@@ -1,5 +1,5 @@
 // The store's memory of objects it just stored (views are written from it): bounded, and only
-// ever the bytes of the object it names.
+// ever the bytes of the object it names. And what a store claimed empty answers from memory.
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -7,7 +7,8 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { digestBytes, initHasher, type Digest } from "../lib/hash/digest.js";
 import { StatCache } from "../lib/hash/stat-cache.js";
-import { Store } from "../lib/store/store.js";
+import type { UnitKey } from "../lib/hash/keys.js";
+import { Store, type UnitRecord } from "../lib/store/store.js";
 
 async function setup() {
   await initHasher();
@@ -21,7 +22,18 @@ async function setup() {
     writeFileSync(staged, content);
     return (await store.ingest(staged)).digest;
   };
-  return { store, ingest };
+  return { store, ingest, data };
+}
+
+function record(key: string, digest: Digest): UnitRecord {
+  return { key: key as UnitKey, experiment: "e", condition: "baseline", replicate: 0, seed: 0, outputs: { o: { file: "o.txt", digest, size: 1 } }, metrics: {}, durationMs: 1 };
+}
+
+/** What `writeRecord` writes for `key`, put there behind the store's back. */
+function plantRecord(data: string, r: UnitRecord): void {
+  const dir = join(data, ".store", "units", r.key.slice(0, 2));
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, `${r.key.slice(2)}.json`), JSON.stringify(r));
 }
 
 test("objects just stored are kept with their bytes; past 256 the oldest are dropped", async () => {
@@ -47,6 +59,41 @@ test("objects over 1 MiB are not kept, and no more than 16 MiB in all", async ()
   assert.is(store.recentObject(mib[0]), undefined, "the oldest megabyte goes once 17 are stored");
   assert.ok(store.recentObject(mib[16]), "the newest stays");
   assert.is(digestBytes(store.recentObject(mib[16])!), mib[16]);
+});
+
+test("a store claimed empty finds the records and version indexes it wrote, and answers every other lookup from memory", async () => {
+  const { store, ingest, data } = await setup();
+  assert.ok(store.claimEmpty(), "nothing stored, no view folder: claimed");
+  const digest = await ingest("x");
+  await store.writeRecord(record("aa11", digest));
+  assert.is((await store.lookup("aa11" as UnitKey))?.key, "aa11", "a record it wrote is found");
+  // Only another process could put this here, and none can while the workspace lock is held.
+  plantRecord(data, record("bb22", digest));
+  assert.is(await store.lookup("bb22" as UnitKey), undefined, "a key it did not write is not looked for");
+  assert.ok(store.isNew("e"));
+  const index = { results: { r: 0 }, units: { 0: ["aa11" as UnitKey] }, metadata: {} };
+  await store.writeVersions("e", index);
+  assert.not.ok(store.isNew("e"), "indexed: its folders are looked at");
+  assert.equal(await store.readVersions("e"), index);
+});
+
+test("a store holding a record, a version index or a view folder is not claimed empty", async () => {
+  const withRecord = await setup();
+  plantRecord(withRecord.data, record("cc33", await withRecord.ingest("y")));
+  assert.not.ok(withRecord.store.claimEmpty());
+  assert.is((await withRecord.store.lookup("cc33" as UnitKey))?.key, "cc33", "found on disk");
+
+  const withIndex = await setup();
+  mkdirSync(join(withIndex.data, ".store", "versions"), { recursive: true });
+  writeFileSync(join(withIndex.data, ".store", "versions", "e.json"), JSON.stringify({ results: {}, units: {}, metadata: {} }));
+  assert.not.ok(withIndex.store.claimEmpty());
+  assert.not.ok(withIndex.store.isNew("e"));
+
+  // Views left after the store was deleted: new versions are numbered after their folders.
+  const withView = await setup();
+  mkdirSync(join(withView.data, "e", "v0"), { recursive: true });
+  assert.not.ok(withView.store.claimEmpty());
+  assert.not.ok(withView.store.isNew("e"));
 });
 
 test.run();

@@ -104,6 +104,7 @@ export async function buildWorkspace(loaded: LoadedWorkspace, options: BuildOpti
 async function execute(loaded: LoadedWorkspace, options: BuildOptions, p: PreparedBuild, jobs: number, pool: WorkerPool | undefined): Promise<BuildOutcome> {
   const root = loaded.workspace.root;
   await cleanupStale(p.dataDir);
+  p.store.claimEmpty();
   const timingsPath = join(root, STATE_DIR, TIMINGS_FILE);
   const timings = readTimings(timingsPath);
   const executor = new Executor({

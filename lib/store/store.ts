@@ -94,6 +94,11 @@ export class Store implements ResultCache {
   private recentBytes = 0;
   /** Whether `failures/` may hold a note: looked at once per process (see writeRecord). */
   private failuresMayExist?: boolean;
+  /**
+   * Set by `claimEmpty` when the store and the views held nothing: then a record, a version
+   * index or a view folder exists only if this process wrote it, and these are what it wrote.
+   */
+  private own?: { records: Set<UnitKey>; versions: Set<string> };
 
   constructor(readonly dataDir: string, private readonly statCache: StatCache) {
     this.dir = join(dataDir, ".store");
@@ -126,6 +131,7 @@ export class Store implements ResultCache {
    * Anything less is a miss, so a damaged store is rebuilt from, never served.
    */
   async lookup(key: UnitKey): Promise<UnitRecord | undefined> {
+    if (this.own && !this.own.records.has(key)) return undefined;
     let record: UnitRecord;
     try {
       record = JSON.parse(readFileSync(this.recordPath(key), "utf8")) as UnitRecord;
@@ -173,6 +179,7 @@ export class Store implements ResultCache {
 
   async writeRecord(record: UnitRecord): Promise<void> {
     await writeFileAtomic(this.recordPath(record.key), JSON.stringify(record));
+    this.own?.records.add(record.key);
     // A note of this key's earlier failure goes. One unlink, not rmSync's two stats first: this
     // runs once per unit and there is almost never a note; none at all in a store that never
     // kept one.
@@ -199,6 +206,7 @@ export class Store implements ResultCache {
   }
 
   async readVersions(experiment: string): Promise<VersionIndex> {
+    if (this.isNew(experiment)) return { results: {}, units: {}, metadata: {} };
     try {
       const parsed = JSON.parse(readFileSync(join(this.dir, "versions", `${experiment}.json`), "utf8")) as VersionIndex;
       if (parsed && typeof parsed.results === "object") return { results: parsed.results, units: parsed.units ?? {}, metadata: parsed.metadata ?? {} };
@@ -210,6 +218,36 @@ export class Store implements ResultCache {
 
   async writeVersions(experiment: string, index: VersionIndex): Promise<void> {
     await writeFileAtomic(join(this.dir, "versions", `${experiment}.json`), JSON.stringify(index, null, 1));
+    this.own?.versions.add(experiment);
+  }
+
+  /**
+   * Whether the experiment certainly has no version index and no view folder: the store was
+   * claimed empty, and this process has not indexed a version of it. A view folder is only
+   * made after its version is indexed (settleVersion).
+   */
+  isNew(experiment: string): boolean {
+    return this.own !== undefined && !this.own.versions.has(experiment);
+  }
+
+  /**
+   * For a build, under the workspace lock, before its first lookup: when `units/` and
+   * `versions/` are empty and `data/` holds no view folder, nothing but this process can add
+   * to them until the lock is released, so the lookups of a cold build (one per unit, and two
+   * per experiment as it settles) answer from memory instead of failing on disk, with an
+   * exception each. Returns whether it was so.
+   */
+  claimEmpty(): boolean {
+    const empty = (dir: string) => {
+      try {
+        return readdirSync(dir).every((name) => name.startsWith("."));
+      } catch (err) {
+        return (err as NodeJS.ErrnoException).code === "ENOENT";
+      }
+    };
+    const claimed = empty(join(this.dir, "units")) && empty(join(this.dir, "versions")) && empty(this.dataDir);
+    this.own = claimed ? { records: new Set(), versions: new Set() } : undefined;
+    return claimed;
   }
 }
 

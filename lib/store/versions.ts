@@ -41,7 +41,7 @@ export async function settleVersion(store: Store, statCache: StatCache, i: Settl
   let metadata = version === undefined ? undefined : index.metadata[version];
   const fresh = version === undefined;
   if (version === undefined || metadata === undefined) {
-    version ??= Math.max(latestVersion(store.dataDir, i.experiment), ...Object.values(index.results)) + 1;
+    version ??= Math.max(store.isNew(i.experiment) ? -1 : latestVersion(store.dataDir, i.experiment), ...Object.values(index.results)) + 1;
     metadata = { name: i.experiment, version, replicates: i.replicates, seed: i.seed, conditions: i.conditions, outputs: i.outputs, upstream: i.upstream };
     index.results[resultId] = version;
     index.units[version] = i.records.map((r) => r.key);
