@@ -983,6 +983,7 @@ store("view files are read-only and hold their objects' bytes, whether written f
       const view = ws.path(`data/producer/v0/${replicate}/${condition}/${file}`);
       assert.equal(readFileSync(view), readFileSync(objectPath(ws, digest)), `${when}: ${rel}`);
       assert.is(statSync(view).mode & 0o222, 0, `${when}: ${rel} is read-only`);
+      assert.is(statSync(objectPath(ws, digest)).mode & 0o777, 0o444, `${when}: the object of ${rel} is read-only`);
     }
   };
   // The build that stored the objects writes the view from the bytes it hashed; a later one copies.

@@ -1,11 +1,12 @@
 // The store's memory of objects it just stored (views are written from it): bounded, and only
-// ever the bytes of the object it names. And what a store claimed empty answers from memory.
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+// ever the bytes of the object it names; objects read-only; files' digests; and what a store
+// claimed empty answers from memory.
+import { mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { digestBytes, initHasher, type Digest } from "../lib/hash/digest.js";
+import { digestBytes, digestFileContent, initHasher, type Digest } from "../lib/hash/digest.js";
 import { StatCache } from "../lib/hash/stat-cache.js";
 import type { UnitKey } from "../lib/hash/keys.js";
 import { Store, type UnitRecord } from "../lib/store/store.js";
@@ -59,6 +60,31 @@ test("objects over 1 MiB are not kept, and no more than 16 MiB in all", async ()
   assert.is(store.recentObject(mib[0]), undefined, "the oldest megabyte goes once 17 are stored");
   assert.ok(store.recentObject(mib[16]), "the newest stays");
   assert.is(digestBytes(store.recentObject(mib[16])!), mib[16]);
+});
+
+test("a file's digest is its bytes' digest, whether read whole or streamed, with its size and mode", async () => {
+  const { data } = await setup();
+  for (const [name, bytes] of [["empty", Buffer.alloc(0)], ["small", Buffer.from("hello")], ["large", Buffer.alloc((4 << 20) + 3, 7)]] as const) {
+    const path = join(data, name);
+    writeFileSync(path, bytes, { mode: 0o640 });
+    const got = await digestFileContent(path);
+    assert.is(got.digest, digestBytes(bytes), `${name}: digest`);
+    assert.is(got.size, bytes.length, `${name}: size`);
+    assert.is(got.mode & 0o777, 0o640, `${name}: mode`);
+    if (name === "large") assert.is(got.bytes, undefined, "a large file is streamed, not kept");
+    else assert.equal(got.bytes, bytes, `${name}: the bytes read`);
+  }
+});
+
+test("objects are read-only whatever mode their staged file had", async () => {
+  const { store, ingest } = await setup();
+  const writable = await ingest("staged 0644, as the Python worker leaves it");
+  assert.is(statSync(store.objectPath(writable)).mode & 0o777, 0o444);
+  const staged = join(store.dataDir, ".tmp", "readonly.o");
+  writeFileSync(staged, "staged 0444, as the Node worker writes it", { mode: 0o444 });
+  const readonly = (await store.ingest(staged)).digest;
+  assert.is(statSync(store.objectPath(readonly)).mode & 0o777, 0o444);
+  assert.is(readFileSync(store.objectPath(readonly), "utf8"), "staged 0444, as the Node worker writes it");
 });
 
 test("a store claimed empty finds the records and version indexes it wrote, and answers every other lookup from memory", async () => {

@@ -1,4 +1,4 @@
-import { createReadStream, readFileSync, statSync } from "node:fs";
+import { closeSync, createReadStream, fstatSync, openSync, readFileSync, readSync } from "node:fs";
 import xxhash from "xxhash-wasm";
 
 /** A 128-bit content digest, 32 hex characters. Never a path, never a time. */
@@ -41,23 +41,46 @@ export async function digestFile(path: string): Promise<Digest> {
 }
 
 /**
- * A file's digest and size, and its bytes when it was small enough to read in one go. Large
- * files are streamed in 1 MiB chunks: one-shot hashing of large files grows wasm memory for good.
+ * A file's digest, size and mode, and its bytes when it was small enough to read in one go.
+ * Large files are streamed in 1 MiB chunks: one-shot hashing of large files grows wasm memory
+ * for good. One open and one fstat: a stat by path first, then readFileSync's own fstat, cost a
+ * system call more per file, and a cold build hashes every output it stores.
  */
-export async function digestFileContent(path: string): Promise<{ digest: Digest; size: number; bytes?: Buffer }> {
+export async function digestFileContent(path: string): Promise<{ digest: Digest; size: number; mode: number; bytes?: Buffer }> {
   const h = need();
-  const { size } = statSync(path);
-  if (size <= ONE_SHOT_BYTES) {
-    const bytes = readFileSync(path);
-    return { digest: digestBytes(bytes), size: bytes.length, bytes };
+  const fd = openSync(path, "r");
+  let streamed = false;
+  try {
+    const stats = fstatSync(fd);
+    if (stats.size <= ONE_SHOT_BYTES) {
+      // Not a regular file (a pipe, a device): its size says nothing; read it to the end.
+      const bytes = stats.isFile() ? readUpTo(fd, stats.size) : readFileSync(fd);
+      return { digest: digestBytes(bytes), size: bytes.length, mode: stats.mode, bytes };
+    }
+    const a = h.create64(SEED_A);
+    const b = h.create64(SEED_B);
+    streamed = true;
+    for await (const chunk of createReadStream("", { fd, highWaterMark: 1 << 20 })) {
+      a.update(chunk as Buffer);
+      b.update(chunk as Buffer);
+    }
+    return { digest: (a.digest().toString(16).padStart(16, "0") + b.digest().toString(16).padStart(16, "0")) as Digest, size: stats.size, mode: stats.mode };
+  } finally {
+    // The stream closes the descriptor it was given.
+    if (!streamed) closeSync(fd);
   }
-  const a = h.create64(SEED_A);
-  const b = h.create64(SEED_B);
-  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) {
-    a.update(chunk as Buffer);
-    b.update(chunk as Buffer);
+}
+
+/** At most `size` bytes from the start of the file, fewer if it ends sooner: as readFileSync reads a regular file. */
+function readUpTo(fd: number, size: number): Buffer {
+  const bytes = Buffer.allocUnsafe(size);
+  let read = 0;
+  while (read < size) {
+    const n = readSync(fd, bytes, read, size - read, read);
+    if (n === 0) break;
+    read += n;
   }
-  return { digest: (a.digest().toString(16).padStart(16, "0") + b.digest().toString(16).padStart(16, "0")) as Digest, size };
+  return read < size ? bytes.subarray(0, read) : bytes;
 }
 
 /**

@@ -98,13 +98,14 @@ async function runUnit(unit: UnitSpec): Promise<Record<string, unknown[]>> {
         if (written.has(out.alias)) throw new UserFacingError(`output \`${out.alias}\` was already written in this run; write each output once`);
         const bytes = writer ? toBytes(writer(value), `writer \`${out.writer!.name}\` of output \`${out.alias}\``) : toBytes(value, `output \`${out.alias}\` has no writer, and the value written`);
         // The build's one staging folder: made by the first write that finds it missing, not
-        // checked by a mkdir before every write.
+        // checked by a mkdir before every write. Read-only, as the store keeps its objects
+        // (OBJECT_MODE in lib/store/store.ts): then storing it needs no chmod.
         try {
-          writeFileSync(out.path, bytes);
+          writeFileSync(out.path, bytes, { mode: 0o444 });
         } catch (err) {
           if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
           mkdirSync(dirname(out.path), { recursive: true });
-          writeFileSync(out.path, bytes);
+          writeFileSync(out.path, bytes, { mode: 0o444 });
         }
         written.add(out.alias);
       },

@@ -147,13 +147,14 @@ export class Store implements ResultCache {
 
   /** Moves a staged file into the store; returns its digest. Identical content is stored once. */
   async ingest(staged: string): Promise<{ digest: Digest; size: number }> {
-    const { digest, size, bytes } = await digestFileContent(staged);
+    const { digest, size, mode, bytes } = await digestFileContent(staged);
     const target = this.objectPath(digest);
     if (await this.verifyObject(digest)) {
       unlinkSync(staged);
     } else {
       ensureDir(dirname(target));
-      chmodSync(staged, OBJECT_MODE);
+      // Node workers create staged outputs read-only already (lib/runtime/worker.ts).
+      if ((mode & 0o777) !== OBJECT_MODE) chmodSync(staged, OBJECT_MODE);
       renameSync(staged, target);
       await this.statCache.remember(target, "digest", digest);
     }
