@@ -74,6 +74,8 @@ test("a file's digest is its bytes' digest, whether read whole or streamed, with
     if (name === "large") assert.is(got.bytes, undefined, "a large file is streamed, not kept");
     else assert.equal(got.bytes, bytes, `${name}: the bytes read`);
   }
+  // Not a regular file: its size says nothing, it is read to its end.
+  assert.is((await digestFileContent("/dev/null")).digest, digestBytes(Buffer.alloc(0)));
 });
 
 test("objects are read-only whatever mode their staged file had", async () => {

@@ -59,8 +59,9 @@ export async function digestFileContent(path: string): Promise<{ digest: Digest;
     }
     const a = h.create64(SEED_A);
     const b = h.create64(SEED_B);
+    const stream = createReadStream("", { fd, highWaterMark: 1 << 20 });
     streamed = true;
-    for await (const chunk of createReadStream("", { fd, highWaterMark: 1 << 20 })) {
+    for await (const chunk of stream) {
       a.update(chunk as Buffer);
       b.update(chunk as Buffer);
     }
