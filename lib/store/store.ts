@@ -54,10 +54,15 @@ export const OBJECT_MODE = 0o444;
 
 /** Whether the store under `dataDir` holds any unit record (a shard folder of `units/`). */
 export function storeHasRecords(dataDir: string): boolean {
+  return holdsEntries(join(dataDir, ".store", "units"));
+}
+
+/** Whether a folder holds anything but dot-names (the store, temporary files); a missing one holds nothing. */
+function holdsEntries(dir: string): boolean {
   try {
-    return readdirSync(join(dataDir, ".store", "units")).length > 0;
-  } catch {
-    return false;
+    return readdirSync(dir).some((name) => !name.startsWith("."));
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code !== "ENOENT";
   }
 }
 
@@ -239,14 +244,7 @@ export class Store implements ResultCache {
    * exception each. Returns whether it was so.
    */
   claimEmpty(): boolean {
-    const empty = (dir: string) => {
-      try {
-        return readdirSync(dir).every((name) => name.startsWith("."));
-      } catch (err) {
-        return (err as NodeJS.ErrnoException).code === "ENOENT";
-      }
-    };
-    const claimed = empty(join(this.dir, "units")) && empty(join(this.dir, "versions")) && empty(this.dataDir);
+    const claimed = !holdsEntries(join(this.dir, "units")) && !holdsEntries(join(this.dir, "versions")) && !holdsEntries(this.dataDir);
     this.own = claimed ? { records: new Set(), versions: new Set() } : undefined;
     return claimed;
   }
