@@ -4,6 +4,9 @@ import { STATE_DIR } from "../workspace/state.js";
 import { Mixer } from "./hash.js";
 import { FOLLOW_MARK, isDirectory, mixCurrent, mixRecorded, newestTime, nodeBinding, racyWindowMs, signatureOf, type Signature } from "./signature.js";
 
+/** The stamp format this build writes and reads (4: signatures hashed in parts, see PART). */
+const FORMAT = 4;
+
 /**
  * A stamp vouches for one command line's answer: "run exactly like this, in this folder, with
  * these environment variables and this build of the tool, while every path listed still has
@@ -13,9 +16,6 @@ import { FOLLOW_MARK, isDirectory, mixCurrent, mixRecorded, newestTime, nodeBind
  * Stored as `.crystallize/stamps/<command>`: this header as one JSON line, then one path a line
  * (marked `=` when its signature follows links, see Signature).
  */
-/** The stamp format this build writes and reads (4: signatures hashed in parts, see PART). */
-const FORMAT = 4;
-
 export interface StampHeader {
   /** Format of the file; a stamp of another format is ignored. */
   format: typeof FORMAT;
@@ -51,7 +51,6 @@ export interface StampHeader {
 
 /** What a stamp replays. */
 export type Answer = Pick<StampHeader, "stdout" | "exitCode">;
-
 
 /** A stamp's path: tool state, never committed. */
 export function stampPath(root: string, command: string): string {
