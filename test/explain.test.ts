@@ -785,13 +785,15 @@ flags("build --json on a failure: status failed and skipped, errors, exit 1", as
   assert.is(exps.x.status, "built");
 });
 
-flags("usage errors exit 2: -j 0, -j abc, an unknown flag", async () => {
+flags("usage errors exit 2: -j 0, -j abc, an unknown flag, a flag watch mode would drop", async () => {
   const ws = workspace();
-  for (const args of [["build", "-j", "0"], ["build", "-j", "abc"], ["build", "--no-such-flag"], ["status", "--frozen"]]) {
+  const refused = [["build", "-j", "0"], ["build", "-j", "abc"], ["build", "--no-such-flag"], ["status", "--frozen"], ["build", "--watch", "--treatment", "plus_one"], ["build", "--force", "--watch"]];
+  for (const args of refused) {
     const r = await cli(ws, args);
     assert.is(r.code, 2, `${args.join(" ")}: ${r.output}`);
     assert.not.match(r.output, /internal error|\n\s+at /, "no stack trace");
   }
+  assert.match((await cli(ws, ["build", "--watch", "--json"])).stderr, /'--watch' cannot be used with option '--json'/);
   assert.equal(ran(ws), []);
   assert.not.ok(exists(join(ws, "data")));
 });

@@ -39,10 +39,15 @@ export interface CliResult {
 }
 
 /** Runs the real CLI in `cwd` with no terminal and CI set: plain output, no colour. */
+/** Far longer than any command of a test takes: a CLI that never ends fails its test instead of hanging the suite. */
+const CLI_TIMEOUT_MS = 120_000;
+
 export function runCli(args: string[], cwd: string, env: Record<string, string> = {}): Promise<CliResult> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { cwd, env: { ...process.env, CI: "true", NO_COLOR: "1", ...env }, maxBuffer: 1 << 26 }, (err, stdout, stderr) => {
+    const options = { cwd, env: { ...process.env, CI: "true", NO_COLOR: "1", ...env }, maxBuffer: 1 << 26, timeout: CLI_TIMEOUT_MS, killSignal: "SIGKILL" as const };
+    execFile(process.execPath, [BIN, ...args], options, (err, stdout, stderr) => {
       const code = err ? ((err as { code?: number }).code ?? 1) : 0;
+      if (err?.killed) stderr += `\n(test helper: killed after ${CLI_TIMEOUT_MS / 1000} s)`;
       resolve({ code: typeof code === "number" ? code : 1, stdout, stderr, output: stdout + stderr });
     });
   });

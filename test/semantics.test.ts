@@ -193,6 +193,28 @@ treatments("--treatment runs only the named treatments; --replicates overrides c
   assert.equal(readdirSync(join(ws, "data/up/v0")).filter((n) => n.startsWith("replicate_")).sort(), ["replicate_0", "replicate_1"]);
 });
 
+treatments("a --treatment no experiment has active is refused, with what to do, before anything runs", async () => {
+  const ws = makeWorkspace({
+    ...producer("up", "treatments: {plus_one: {}, t2: {}}\n"),
+    "experiments/up/config.state.json": JSON.stringify({ inactive_treatments: ["t2"] }),
+    ...consumer("down", { u: "up#o" }),
+  });
+  const typo = await runCli(["build", "--treatment", "plus_on"], ws);
+  assert.is(typo.code, 2, typo.output);
+  assert.match(typo.stderr, /no experiment in this build has an active treatment "plus_on"/);
+  assert.match(typo.stderr, /did you mean `plus_one`\?/);
+  const off = await runCli(["build", "--treatment", "t2"], ws);
+  assert.is(off.code, 2, off.output);
+  assert.match(off.stderr, /it is inactive in up; `crystallize treatments up --enable t2` turns it on/);
+  const unknown = await runCli(["build", "--treatment", "zzz", "--treatment", "plus_one"], ws);
+  assert.is(unknown.code, 2, unknown.output);
+  assert.match(unknown.stderr, /active treatments here: plus_one/);
+  assert.not.ok(exists(join(ws, "data/up")), "nothing ran");
+  const ok = await runCli(["build", "--treatment", "plus_one"], ws);
+  assert.is(ok.code, 0, ok.output);
+  assert.equal(conditionsOf(ws, "down"), ["baseline", "plus_one"]);
+});
+
 treatments.run();
 
 const io = suite("writers and loaders");

@@ -64,7 +64,21 @@ function program(setExit: (code: Promise<number>) => void, argv: string[]): Comm
     .option("--replicates <n>", "override every experiment's replicate count (the lock is not updated)", positiveInt)
     .option("--treatment <name>", "run only this treatment and the baseline; repeatable (the lock is not updated)", collect)
     .option("--json", "print one JSON document (see docs/json.md)")
-    .option("--watch", "after building, rebuild whenever inputs change (same as `crystallize watch`)")
+    .addOption(
+      // Watch mode builds what the configs say and keeps the lock current: a flag it would drop
+      // silently is refused instead.
+      new Option("--watch", "after building, rebuild whenever inputs change (same as `crystallize watch`)").conflicts([
+        "force",
+        "forceAll",
+        "dryRun",
+        "explain",
+        "frozen",
+        "failFast",
+        "replicates",
+        "treatment",
+        "json",
+      ]),
+    )
     .action((targets: string[], o) =>
       setExit(o.watch ? watch(targets, { jobs: o.jobs, cwd: cwd() }, argv) : buildCommand(targets, { ...o, treatments: o.treatment, cwd: cwd() })),
     );

@@ -1,4 +1,5 @@
 import { BASELINE } from "../config/types.js";
+import { CrystallizeError, didYouMean } from "../errors/error.js";
 import type { Graph } from "../graph/graph.js";
 import type { Digest } from "../hash/digest.js";
 import type { UnitKey } from "../hash/keys.js";
@@ -56,6 +57,7 @@ export function replicateSeed(seed: number, replicate: number): number {
 export function planBuild(graph: Graph, targets: string[], options: PlanOptions = {}): BuildPlan {
   const names = graph.closure(targets);
   const allConditions = computeConditions(graph);
+  if (options.treatments) checkTreatments(graph, names, allConditions, options.treatments);
   const only = options.treatments ? new Set([BASELINE, ...options.treatments]) : undefined;
   const conditionsOf = (name: string) => allConditions.get(name)!.filter((c) => !only || only.has(c.name));
   const replicatesOf = (name: string) => options.replicates ?? graph.node(name).config.replicates;
@@ -84,4 +86,24 @@ export function planBuild(graph: Graph, targets: string[], options: PlanOptions 
     return { name, replicates, conditions, units };
   });
   return { experiments, targets };
+}
+
+/**
+ * A `--treatment` that is no active condition of any experiment in the build would build the
+ * baselines alone and say nothing: a typo, or a treatment switched off in config.state.json.
+ */
+function checkTreatments(graph: Graph, names: string[], conditions: Map<string, Condition[]>, wanted: string[]): void {
+  const active = new Set(names.flatMap((name) => conditions.get(name)!.map((c) => c.name)));
+  for (const treatment of wanted) {
+    if (active.has(treatment)) continue;
+    const switchedOff = names.find((name) => graph.node(name).config.inactiveTreatments.includes(treatment));
+    const known = [...active].filter((t) => t !== BASELINE).sort();
+    const guess = didYouMean(treatment, known);
+    const hint = switchedOff
+      ? `it is inactive in ${switchedOff}; \`crystallize treatments ${switchedOff} --enable ${treatment}\` turns it on`
+      : guess
+        ? `did you mean \`${guess}\`?`
+        : `active treatments here: ${known.join(", ") || "none"}`;
+    throw new CrystallizeError("USAGE", `no experiment in this build has an active treatment "${treatment}"`, { hint });
+  }
 }
