@@ -238,6 +238,20 @@ test("a declared output that no step writes fails the experiment, naming the out
   assertNoToolFrames(r.output);
 });
 
+test("an import that resolves nowhere fails the unit with Node's message, minus crystallize's own files", async () => {
+  const ws = makeWorkspace({
+    ...experiment("local", { config: SIMPLE.config, steps: 'import { x } from "./nothere";\nexport const s = () => x;\n' }),
+    ...experiment("pkg", { config: SIMPLE.config, steps: 'import x from "no-such-package-here";\nexport const s = () => x;\n' }),
+  });
+  const r = await runCli(["build"], ws);
+  assert.is(r.code, 1, r.output);
+  assert.match(r.stderr, /Cannot find module '\.\/nothere'/, r.output);
+  assert.match(r.stderr, /Cannot find module 'no-such-package-here'/, r.output);
+  assert.match(r.stderr, /- \S*experiments\/pkg\/steps\.ts/, "the user's file stays in the require stack");
+  assert.not.match(r.output, /dist\/lib\/runtime|worker-bundle/, r.output);
+  assertNoToolFrames(r.output);
+});
+
 // ---------------------------------------------------------------------------------------------
 // 7: Ctrl-C
 

@@ -161,11 +161,16 @@ async function runUnit(unit: UnitSpec): Promise<Record<string, unknown[]>> {
 function userError(err: unknown): UserError {
   if (err instanceof UserFacingError) return { name: "ConfigError", message: err.message, stack: "" };
   const e = err instanceof Error ? err : new Error(format(err));
+  const ours = (line: string) => line.includes("node:internal") || line.includes("/dist/lib/runtime/") || line.includes("/node_modules/tsx/");
   const frames = (e.stack ?? "")
     .split("\n")
-    .filter((l) => /^\s+at /.test(l))
-    .filter((l) => !l.includes("node:internal") && !l.includes("/dist/lib/runtime/") && !l.includes("/node_modules/tsx/"));
-  return { name: e.name, message: e.message, stack: frames.join("\n") };
+    .filter((l) => /^\s+at /.test(l) && !ours(l));
+  // Node's "Cannot find module" lists its require stack in the message, down to this runtime.
+  const message = e.message
+    .split("\n")
+    .filter((l) => !(l.startsWith("- ") && ours(l)))
+    .join("\n");
+  return { name: e.name, message, stack: frames.join("\n") };
 }
 
 /** Runs a custom verifier; its result must survive the trip to hypotheses.json unchanged. */
