@@ -9,7 +9,7 @@ import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { parse, stringify } from "yaml";
 import { CrystallizeError } from "../lib/errors/error.js";
-import { fastLockData, fastLockText, parseLock, serializeLock, type LockFile } from "../lib/lock/lockfile.js";
+import { conflictLine, fastLockData, fastLockText, parseLock, serializeLock, type LockFile } from "../lib/lock/lockfile.js";
 import { copyFixture, REPO, runCli } from "./helpers.js";
 
 const REPO_LOCK = readFileSync(join(REPO, "crystallize.lock"), "utf8");
@@ -145,6 +145,16 @@ fallback("a lock with a value the fast writer declines is written by the yaml pa
   assert.match(text, /"1":\n/);
   assert.is(fastLockData(text), undefined);
   deepStrictEqual(await parseLock(text), lock);
+});
+
+fallback("merge conflicts are found by git's markers at line starts, both of them", () => {
+  const lines = REPO_LOCK.split("\n");
+  const conflicted = [...lines.slice(0, 5), "<<<<<<< HEAD", lines[5], "=======", "    key: other", ">>>>>>> branch", ...lines.slice(6)].join("\n");
+  assert.is(conflictLine(conflicted), 6);
+  assert.is(conflictLine(REPO_LOCK), undefined);
+  assert.is(conflictLine(conflicted.replace(">>>>>>> branch", "")), undefined, "an opening marker alone is some other text");
+  assert.is(conflictLine(conflicted.replace("<<<<<<< HEAD", "  <<<<<<< HEAD")), undefined, "not at a line start");
+  assert.is(conflictLine(">>>>>>> b\n<<<<<<< a\n"), undefined, "the closing marker comes after the opening one");
 });
 
 real.run();

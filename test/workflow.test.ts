@@ -197,6 +197,51 @@ ci("a partially restored store rebuilds only what is missing", async () => {
   assert.ok(exists(join(b, "data/p/v0/replicate_1/baseline/o.txt")));
 });
 
+ci("a lock git left merge conflicts in: check fails, verify and gc refuse, build writes it afresh", async () => {
+  const ws = makeWorkspace({
+    "experiments/p/config.yaml": "outputs: {o: {file_name: o.txt}}\nsteps: [w]\n",
+    "experiments/p/steps.ts": "export const w = (d: unknown, ctx: any) => { ctx.outputs.o.write('p'); return d; };",
+    "experiments/c/config.yaml": "datasource: {x: p#o}\nsteps: [s]\n",
+    "experiments/c/steps.ts": "export const s = (d: unknown) => d;",
+    "experiments/solo/config.yaml": "steps: [s]\n",
+    "experiments/solo/steps.ts": "export const s = (d: unknown) => d;",
+  });
+  assert.is((await runCli(["build"], ws)).code, 0);
+  const lockPath = join(ws, "crystallize.lock");
+  const clean = readFileSync(lockPath, "utf8");
+  // What `git merge` leaves when both sides rebuilt p from different code.
+  const keyLine = /^ {4}key: [0-9a-f]{32}$/m.exec(clean.slice(clean.indexOf("\n  p:\n")))![0];
+  const conflicted = clean.replace(keyLine, `<<<<<<< HEAD\n${keyLine}\n=======\n    key: ${"0".repeat(32)}\n>>>>>>> theirs`);
+  const line = conflicted.slice(0, conflicted.indexOf("<<<<<<<")).split("\n").length;
+  writeFileSync(lockPath, conflicted);
+
+  const check = await runCli(["check"], ws);
+  assert.is(check.code, 1, check.output);
+  assert.match(check.stdout, new RegExp(`crystallize\\.lock:${line} has unresolved merge conflicts: run \`crystallize build\`, which writes it afresh`));
+  const checkJson = JSON.parse((await runCli(["check", "--json"], ws)).stdout);
+  assert.equal([checkJson.ok, checkJson.lock, checkJson.lockConflict], [false, false, true]);
+  const status = await runCli(["status"], ws);
+  assert.is(status.code, 0, status.output);
+  assert.match(status.stdout, /warning: crystallize\.lock:\d+ has unresolved merge conflicts/);
+  for (const args of [["verify"], ["gc"]]) {
+    const r = await runCli(args, ws);
+    assert.is(r.code, 2, `${args[0]}: ${r.output}`);
+    assert.match(r.stderr, new RegExp(`crystallize\\.lock:${line} error: crystallize\\.lock has unresolved merge conflicts`));
+  }
+  assert.is(readFileSync(lockPath, "utf8"), conflicted, "nothing wrote the lock so far");
+  assert.ok(exists(join(ws, "data/p/v0/replicate_0/baseline/o.txt")), "gc removed nothing");
+
+  const partial = await runCli(["build", "c"], ws);
+  assert.is(partial.code, 0, partial.output);
+  assert.not.match(partial.stderr, /▸/, "nothing ran: the results are in the store");
+  assert.match(partial.stderr, /crystallize\.lock had merge conflicts: this build wrote it afresh, without the 1 experiment it did not build/);
+  assert.not.match(readFileSync(lockPath, "utf8"), /<<<<<<<|>>>>>>>/);
+  assert.is((await runCli(["check"], ws)).code, 1, "solo is not recorded yet");
+  assert.is((await runCli(["build"], ws)).code, 0);
+  assert.is(readFileSync(lockPath, "utf8"), clean, "the same lock as before the merge");
+  assert.is((await runCli(["check"], ws)).code, 0);
+});
+
 ci.run();
 
 const treatments = suite("treatments");

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
+import type { CrystallizeError } from "../errors/error.js";
 import type { Digest } from "../hash/digest.js";
 import { experimentKey } from "../hash/keys.js";
 import { emptyLock, writeLock, type LockEntry, type LockFile } from "../lock/lockfile.js";
@@ -46,6 +47,8 @@ export interface BuildOutcome {
   jobs: number;
   /** Whether crystallize.lock was rewritten. */
   lockWritten: boolean;
+  /** Set when git had left merge conflicts in the lock: it was read as absent (and rewritten, see lockWritten). */
+  lockConflict?: CrystallizeError;
   /** From the first unit reaching a worker to the end of execution; undefined when nothing ran. */
   schedulingMs?: number;
 }
@@ -155,7 +158,7 @@ async function execute(loaded: LoadedWorkspace, options: BuildOptions, p: Prepar
       await p.statCache.save();
     }
     const ok = !interrupted && experiments.every((e) => e.status === "built" || e.status === "cached");
-    return { root, plan: p.plan, experiments, ok, interrupted, jobs, lockWritten, schedulingMs };
+    return { root, plan: p.plan, experiments, ok, interrupted, jobs, lockWritten, lockConflict: p.lockConflict, schedulingMs };
   } finally {
     options.signal?.removeEventListener("abort", onAbort);
   }

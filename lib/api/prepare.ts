@@ -6,6 +6,7 @@ import { gatherFacts, loaderClosures, PythonEnvs, verifierDigests } from "../has
 import { normalizeConfig, unitKey, type ExperimentFacts, type NormalizedConfig } from "../hash/keys.js";
 import type { StatCache } from "../hash/stat-cache.js";
 import { hypothesesDigest } from "../hypotheses/settle.js";
+import { CrystallizeError } from "../errors/error.js";
 import { readLock, type LockFile } from "../lock/lockfile.js";
 import { assess, type Assessment } from "../plan/assess.js";
 import { planBuild, type BuildPlan, type KeyFn, type PlanOptions } from "../plan/plan.js";
@@ -33,6 +34,8 @@ export interface PreparedBuild {
   singles: Map<string, string | undefined>;
   keyOf: KeyFn;
   lock: LockFile | undefined;
+  /** Why `lock` is undefined although the file exists: git left merge conflicts in it. A build writes it afresh. */
+  lockConflict?: CrystallizeError;
   statCache: StatCache;
   store: Store;
   dataDir: string;
@@ -73,11 +76,21 @@ export async function prepareBuild(loaded: LoadedWorkspace, request: PlanRequest
       seed: unit.seed,
       reads: unit.reads.map((r) => ({ alias: r.alias, digest: readDigest(r), loader: loaders.get(`${r.experiment}#${r.output}`) ?? null })),
     });
-  const lock = await readLock(root, statCache);
+  const { lock, lockConflict } = await readLockOrConflict(root, statCache);
   const force = new Set(request.forceAll ? plan.experiments.map((e) => e.name) : request.force ? (targets.length ? targets : plan.experiments.map((e) => e.name)) : []);
   const dataDir = join(root, workspace.settings.data);
   const loaderFiles = new Map([...loaderCode].map(([id, closure]) => [id, closure ? Object.keys(closure.files) : []]));
-  return { loaded, plan, force, facts, normalized, singles, keyOf, lock, statCache, store: new Store(dataDir, statCache), dataDir, pythons, hypotheses, loaderFiles, modules };
+  return { loaded, plan, force, facts, normalized, singles, keyOf, lock, lockConflict, statCache, store: new Store(dataDir, statCache), dataDir, pythons, hypotheses, loaderFiles, modules };
+}
+
+/** The lock, or the merge conflict that makes it unreadable: planning goes on without it. */
+async function readLockOrConflict(root: string, statCache: StatCache): Promise<{ lock?: LockFile; lockConflict?: CrystallizeError }> {
+  try {
+    return { lock: await readLock(root, statCache) };
+  } catch (err) {
+    if (err instanceof CrystallizeError && err.code === "LOCK_CONFLICT") return { lockConflict: err };
+    throw err;
+  }
 }
 
 /** `status` and `build --dry-run`: what would run and why, reading the store but running nothing. */

@@ -33,6 +33,7 @@ export interface VerifyOutcome {
  */
 export async function verifyWorkspace(loaded: LoadedWorkspace, options: Omit<BuildOptions, "verify" | "force" | "forceAll" | "replicates" | "treatments"> = {}): Promise<VerifyOutcome> {
   const p = await prepareBuild(loaded, { targets: options.targets });
+  if (p.lockConflict) throw p.lockConflict;
   const lock = p.lock;
   const fromLock = await assess({ graph: loaded.graph, plan: p.plan, facts: p.facts, keyOf: p.keyOf, lock, force: new Set(), source: { kind: "lock" } });
   const fromStore = await assessBuild(p);

@@ -35,6 +35,19 @@ export interface BuildFlags extends PlanRequest {
   json?: boolean;
 }
 
+/** What planning without a lock git left conflicts in means, for the commands that go on without it. */
+function conflictNote(conflict: CrystallizeError): string {
+  return `${LOCK_FILE}:${conflict.location?.line} has unresolved merge conflicts: reasons below compare with the stored results only; \`crystallize build\` writes the lock afresh`;
+}
+
+/** After a build that found the lock conflicted: whether it was written afresh, and what it records. */
+function afterConflict(outcome: { lockWritten: boolean; experiments: ExperimentResult[] }, total: number): string {
+  if (!outcome.lockWritten) return `${LOCK_FILE} has unresolved merge conflicts and this build did not write it: \`crystallize build\` writes it afresh`;
+  const recorded = outcome.experiments.filter((r) => r.status === "built" || r.status === "cached").length;
+  const missing = total - recorded;
+  return `${LOCK_FILE} had merge conflicts: this build wrote it afresh` + (missing > 0 ? `, without the ${missing} experiment${missing === 1 ? "" : "s"} it did not build (\`crystallize build\` records every one)` : "") + "; commit it";
+}
+
 export function printJson(doc: unknown): void {
   process.stdout.write(jsonText(doc));
 }
@@ -82,6 +95,7 @@ export async function buildCommand(targets: string[], flags: BuildFlags): Promis
     const prepared = await prepareBuild(loaded, request);
     const assessments = [...(await assessBuild(prepared)).values()];
     const stale = assessments.filter((a) => a.state !== "fresh");
+    if (prepared.lockConflict && !flags.json) err.write(`${paint("yellow", "warning:")} ${conflictNote(prepared.lockConflict)}\n`);
     if (flags.dryRun) {
       if (flags.json) printJson({ command: "build", dryRun: true, ok: true, experiments: assessments.map(assessmentJson) });
       else process.stdout.write((stale.length ? renderAssessment(stale, paint) : "nothing to build: everything is up to date") + "\n");
@@ -110,6 +124,7 @@ export async function buildCommand(targets: string[], flags: BuildFlags): Promis
     const dataDir = join(loaded.workspace.root, loaded.workspace.settings.data);
     const elapsed = seconds(performance.now() - started);
     const counts = `${tally(outcome.experiments)} in ${elapsed}${outcome.lockWritten ? `; ${LOCK_FILE} updated` : ""}`;
+    if (outcome.lockConflict) reporting.note(afterConflict(outcome, loaded.graph.nodes.size));
     reporting.close(`${outcome.ok ? "done" : "build failed"}: ${counts}`);
     if (flags.json) {
       const schedulingMs = outcome.schedulingMs === undefined ? null : Math.round(outcome.schedulingMs);
@@ -123,7 +138,7 @@ export async function buildCommand(targets: string[], flags: BuildFlags): Promis
     const log = reporting.logWorthShowing();
     process.stdout.write(`\n${verdict}: ${counts}\n` + (log ? outPaint("dim", `log: ${log}`) + "\n" : ""));
     const unchanged = outcome.experiments.every((r) => r.status === "cached" && (r.view ?? "intact") === "intact" && !r.hypotheses?.recomputed);
-    if (outcome.ok && unchanged && !outcome.lockWritten && !log) offerReplay({ root: loaded.workspace.root, exitCode: EXIT.ok, elapsed });
+    if (outcome.ok && unchanged && !outcome.lockWritten && !outcome.lockConflict && !log) offerReplay({ root: loaded.workspace.root, exitCode: EXIT.ok, elapsed });
     // A build that left the lock as it was left check's answer as it was too.
     else if (outcome.ok && outcome.lockWritten) await (await import("./prestamp.js")).prestampCheck(loaded.workspace.root, loaded.statCache);
     return outcome.ok ? EXIT.ok : EXIT.failed;
@@ -138,8 +153,12 @@ export async function statusCommand(targets: string[], flags: { cwd: string; jso
   const prepared = await prepareBuild(loaded, { targets });
   const assessments = [...(await assessBuild(prepared)).values()];
   await prepared.statCache.save();
-  if (flags.json) printJson({ command: "status", ok: true, experiments: assessments.map(assessmentJson) });
-  else process.stdout.write(renderAssessment(assessments, makePaint(useColor(process.stdout))) + "\n");
+  if (flags.json) printJson({ command: "status", ok: true, lockConflict: prepared.lockConflict !== undefined, experiments: assessments.map(assessmentJson) });
+  else {
+    const paint = makePaint(useColor(process.stdout));
+    const note = prepared.lockConflict ? `${paint("yellow", "warning:")} ${conflictNote(prepared.lockConflict)}\n` : "";
+    process.stdout.write(note + renderAssessment(assessments, paint) + "\n");
+  }
   return EXIT.ok;
 }
 
@@ -169,9 +188,11 @@ export async function checkAnswer(flags: { cwd: string; json?: boolean }, statCa
   const ok = stale.length === 0 && orphans.length === 0 && prepared.lock !== undefined;
   const exitCode = ok ? EXIT.ok : EXIT.failed;
   if (flags.json) {
-    const doc = { command: "check", ok, lock: prepared.lock !== undefined, experiments: assessments.map(assessmentJson), removed: orphans };
+    const doc = { command: "check", ok, lock: prepared.lock !== undefined, lockConflict: prepared.lockConflict !== undefined, experiments: assessments.map(assessmentJson), removed: orphans };
     return { stdout: jsonText(doc), exitCode, root };
   }
+  const conflict = prepared.lockConflict;
+  if (conflict) return { stdout: `${LOCK_FILE}:${conflict.location?.line} has unresolved merge conflicts: run \`crystallize build\`, which writes it afresh, and commit it\n`, exitCode, root };
   if (prepared.lock === undefined) return { stdout: `no ${LOCK_FILE}: run \`crystallize build\` and commit the lock\n`, exitCode, root };
   if (ok) return { stdout: `${LOCK_FILE} matches all ${assessments.length} experiments\n`, exitCode, root };
   // Asked only now: the answer "matches" reads the same on a terminal or not, so its stamp

@@ -29,6 +29,7 @@ export type ErrorCode =
   | "WORKSPACE_BUSY"
   | "CODE_SYNTAX"
   | "LOCK_FILE"
+  | "LOCK_CONFLICT"
   | "NOT_BUILT"
   | "INTERNAL_IO"
   | "CONFIG_MIXED_LANGUAGES"

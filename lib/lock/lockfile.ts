@@ -42,12 +42,36 @@ export interface LockFile {
 
 const HEADER = "# crystallize.lock: written by `crystallize build`, checked by `crystallize check`.\n# Commit it. Do not edit it by hand.\n";
 
-/** Reads and validates the lock; its parse is remembered by stat, so a no-op never parses YAML. */
+/**
+ * Reads and validates the lock; its parse is remembered by stat, so a no-op never parses YAML.
+ * A lock git left merge conflicts in throws LOCK_CONFLICT (see conflictLine).
+ */
 export async function readLock(root: string, statCache?: StatCache): Promise<LockFile | undefined> {
   const path = join(root, LOCK_FILE);
   if (!existsSync(path)) return undefined;
-  const compute = () => parseLock(readFileSync(path, "utf8"));
+  const compute = () => {
+    const text = readFileSync(path, "utf8");
+    const line = conflictLine(text);
+    if (line !== undefined) {
+      throw new CrystallizeError("LOCK_CONFLICT", `${LOCK_FILE} has unresolved merge conflicts`, {
+        location: { file: LOCK_FILE, line },
+        hint: "run `crystallize build`: it writes the lock afresh from the configs, the code and the stored results; then commit it",
+      });
+    }
+    return parseLock(text);
+  };
   return statCache ? statCache.get(path, "lock", compute) : compute();
+}
+
+/**
+ * The line of the first conflict git left in the lock's text by a merge, if any. The lock is
+ * derived from configs, code and the store, so a build writes it afresh instead of refusing,
+ * as npm does for package-lock.json; what needs its content (check, verify, gc) says so.
+ */
+export function conflictLine(text: string): number | undefined {
+  const at = text.search(/^<<<<<<< /m);
+  if (at < 0 || !/^>>>>>>> /m.test(text.slice(at))) return undefined;
+  return text.slice(0, at).split("\n").length;
 }
 
 /**
