@@ -74,6 +74,26 @@ plan("targets select their upstream closure only; overrides apply", () => {
   assert.equal(o.experiments[0].units.map((u) => `${u.condition.name}/${u.replicate}`), ["baseline/0", "baseline/1"]);
 });
 
+const targets = suite("targets");
+
+targets("names, folder ids, and folders as paths from where the command runs", () => {
+  const at = (folder: string, extra = "") =>
+    parseConfig(`outputs: {o: {}}\nsteps: [s]\n${extra}`, { configFile: `experiments/${folder}/config.yaml`, dir: `experiments/${folder}`, folderId: folder, modules: { steps: `experiments/${folder}/steps.ts` }, inactiveTreatments: [] });
+  const g = Graph.build([at("prep"), at("vision/cnn", "name: cnn\n"), at("vision/vit", "name: vit\n")]);
+  assert.equal(g.resolveTargets(["cnn", "vision/vit", "experiments/prep/"]), ["cnn", "vit", "prep"]);
+  assert.equal(g.resolveTargets(["."], "experiments/vision/cnn"), ["cnn"], "an experiment's own folder");
+  assert.equal(g.resolveTargets([".", "../../vit"], "experiments/vision/cnn/src"), ["cnn", "vit"], "a folder inside one, and a sibling");
+  assert.equal(g.resolveTargets(["vision"], "experiments"), ["cnn", "vit"], "a group folder: all of it");
+  assert.equal(g.resolveTargets(["."], "").sort(), ["cnn", "prep", "vit"]);
+  assert.equal(g.resolveTargets(["prep"], "experiments/vision"), ["prep"], "a name wins over a path");
+  assert.is(g.resolveTarget("../cnn", "experiments/vision/vit"), "cnn");
+  assert.throws(() => g.resolveTarget("vision", "experiments"), (e: Error) => e.message === '"vision" holds 2 experiments: cnn, vit');
+  assert.throws(() => g.resolveTargets([".."], ""), (e: Error) => e.message === 'no experiment ".."');
+  assert.throws(() => g.resolveTargets(["docs"], ""), (e: Error) => e.message === 'no experiment "docs"');
+});
+
+targets.run();
+
 plan.run();
 
 const keys = suite("keys");

@@ -4,7 +4,7 @@
 // --force-all, --frozen, --keep-going, -j and --json.
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { appendFileSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "yaml";
 import { exists, makeWorkspace, runCli, type CliResult } from "./helpers.js";
@@ -783,6 +783,19 @@ flags("build --json on a failure: status failed and skipped, errors, exit 1", as
   assert.is(exps.consumer.status, "skipped");
   assert.ok(exps.consumer.skippedBecause, "skippedBecause says why");
   assert.is(exps.x.status, "built");
+});
+
+flags("a target can be a folder, as a path from where the command runs", async () => {
+  const ws = workspace();
+  mkdirSync(join(ws, "experiments/consumer/notes"));
+  const r = await runCli(["build", "."], join(ws, "experiments/consumer/notes"), { RUNLOG: join(ws, "run.log") });
+  assert.is(r.code, 0, r.output);
+  assert.equal(ran(ws), ["consumer baseline", "consumer plus_one", "producer baseline", "producer plus_one"], "the experiment holding the folder, and its upstream; not x");
+  const show = await runCli(["show", ".."], join(ws, "experiments/consumer/notes"));
+  assert.is(show.code, 0, show.output);
+  assert.match(show.stdout, /^consumer {2}fresh$/m);
+  const all = await runCli(["status", "experiments", "--json"], ws);
+  assert.equal(JSON.parse(all.stdout).experiments.map((e: any) => e.name).sort(), ["consumer", "producer", "x"]);
 });
 
 flags("usage errors exit 2: -j 0, -j abc, an unknown flag, a flag watch mode would drop", async () => {

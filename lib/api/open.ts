@@ -1,4 +1,4 @@
-import { join } from "node:path";
+import { join, relative, resolve, sep } from "node:path";
 import { ModuleIndex } from "../code/modules.js";
 import { Graph } from "../graph/graph.js";
 import { initHasher } from "../hash/digest.js";
@@ -9,6 +9,8 @@ import { STATE_DIR } from "../workspace/state.js";
 export interface LoadedWorkspace {
   workspace: Workspace;
   graph: Graph;
+  /** Where the command runs, relative to the workspace root (`/`-separated): folder targets are paths from here. */
+  from: string;
   /** File facts remembered across runs in `.crystallize/stat-cache/`. */
   statCache: StatCache;
   /**
@@ -54,5 +56,6 @@ export async function openWorkspace(cwd: string, options: OpenOptions = {}): Pro
     early = undefined;
     return taken;
   };
-  return { workspace, graph, statCache, takeAnalyses };
+  const from = relative(root, resolve(cwd)).split(sep).join("/");
+  return { workspace, graph, from, statCache, takeAnalyses };
 }

@@ -53,7 +53,7 @@ export interface PreparedBuild {
 export async function prepareBuild(loaded: LoadedWorkspace, request: PlanRequest = {}): Promise<PreparedBuild> {
   const { workspace, graph } = loaded;
   const root = workspace.root;
-  const targets = graph.resolveTargets(request.targets ?? []);
+  const targets = graph.resolveTargets(request.targets ?? [], loaded.from);
   const plan = planBuild(graph, targets, request);
   const configs = plan.experiments.map((e) => graph.node(e.name).config);
   const statCache = loaded.statCache;

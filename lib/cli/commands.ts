@@ -207,7 +207,7 @@ export async function checkAnswer(flags: { cwd: string; json?: boolean }, statCa
 export async function graphCommand(targets: string[], opts: { format: GraphFormat; cwd: string }): Promise<number> {
   const loaded = await openWorkspace(opts.cwd);
   const { graph } = loaded;
-  const names = graph.closure(graph.resolveTargets(targets));
+  const names = graph.closure(graph.resolveTargets(targets, loaded.from));
   let status: Map<string, ExperimentStatus> | undefined;
   try {
     const { statuses } = await experimentStatuses(loaded, targets);

@@ -17,7 +17,7 @@ import { EXIT, printJson } from "./commands.js";
  */
 export async function showCommand(experiment: string, flags: { cwd: string; json?: boolean; allVersions?: boolean }): Promise<number> {
   const loaded = await openWorkspace(flags.cwd);
-  const [name] = loaded.graph.resolveTargets([experiment]);
+  const name = loaded.graph.resolveTarget(experiment, loaded.from);
   const { statuses, lock, hypotheses } = await experimentStatuses(loaded, [name]);
   const root = loaded.workspace.root;
   const dataDir = join(root, loaded.workspace.settings.data);

@@ -11,8 +11,8 @@ import { EXIT } from "./commands.js";
  * `{"inactive_treatments": [...]}`, sorted), never `config.yaml`.
  */
 export async function treatmentsCommand(experiment: string, flags: { cwd: string; enable?: string[]; disable?: string[] }): Promise<number> {
-  const { workspace, graph } = await openWorkspace(flags.cwd, { analyze: false });
-  const [name] = graph.resolveTargets([experiment]);
+  const { workspace, graph, from } = await openWorkspace(flags.cwd, { analyze: false });
+  const name = graph.resolveTarget(experiment, from);
   const cfg = graph.node(name).config;
   const declared = cfg.treatments.map((t) => t.name).filter((t) => t !== BASELINE);
   const inactive = new Set(cfg.inactiveTreatments);

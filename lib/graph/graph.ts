@@ -1,3 +1,4 @@
+import { posix } from "node:path";
 import { BASELINE, type ExperimentConfig } from "../config/types.js";
 import { AggregateConfigError, CrystallizeError, didYouMean } from "../errors/error.js";
 
@@ -103,22 +104,38 @@ export class Graph {
     return n;
   }
 
-  /** Resolves target names (or folder ids) given on the command line. */
-  resolveTargets(targets: string[]): string[] {
+  /**
+   * Resolves targets given on the command line: experiment names, folder ids, or folders as
+   * paths from `from` (where the command runs, relative to the workspace root). A folder in or
+   * of an experiment (`.` in its folder) is that experiment; a folder holding experiments (a
+   * group, the experiments folder) is all of them.
+   */
+  resolveTargets(targets: string[], from = ""): string[] {
     const names: string[] = [];
+    const nodes = [...this.nodes.values()];
     for (const t of targets) {
-      const byName = this.nodes.get(t);
-      const byFolder = [...this.nodes.values()].find((n) => n.config.folderId === t || n.config.dir === t.replace(/\/+$/, ""));
-      const found = byName ?? byFolder;
-      if (!found) {
+      const byName = this.nodes.get(t) ?? nodes.find((n) => n.config.folderId === t || n.config.dir === t.replace(/\/+$/, ""));
+      const path = posix.normalize(posix.join(from, t)).replace(/\/+$/, "");
+      const containing = nodes.filter((n) => path === n.config.dir || path.startsWith(n.config.dir + "/")).sort((a, b) => b.config.dir.length - a.config.dir.length)[0];
+      const contained = nodes.filter((n) => path === "." || n.config.dir.startsWith(path + "/"));
+      const found = byName ?? containing;
+      if (found) names.push(found.config.name);
+      else if (contained.length > 0) names.push(...contained.map((n) => n.config.name));
+      else {
         const guess = didYouMean(t, [...this.nodes.keys()]);
         throw new CrystallizeError("UNKNOWN_TARGET", `no experiment "${t}"`, {
           hint: guess ? `did you mean \`${guess}\`?` : `known experiments: ${[...this.nodes.keys()].join(", ") || "none"}`,
         });
       }
-      names.push(found.config.name);
     }
     return [...new Set(names)];
+  }
+
+  /** The one experiment a command about a single experiment is given (see resolveTargets). */
+  resolveTarget(target: string, from = ""): string {
+    const names = this.resolveTargets([target], from);
+    if (names.length > 1) throw new CrystallizeError("USAGE", `"${target}" holds ${names.length} experiments: ${names.join(", ")}`, { hint: "name one of them" });
+    return names[0];
   }
 
   /** The targets and everything upstream of them, in topological order. Empty targets: all. */
