@@ -315,6 +315,24 @@ test("a duplicate key is invalid YAML at the duplicate", async () => {
   assertHint(r, "each key may appear once in a mapping");
 });
 
+test("git's merge conflict markers in a config or in code: named as such, at the first marker", async () => {
+  const conflicted = (a: string, b: string) => `<<<<<<< HEAD\n${a}\n=======\n${b}\n>>>>>>> feature\n`;
+  const config = await failBuild({
+    "experiments/a/config.yaml": "steps: [s]\n" + conflicted("replicates: 2", "replicates: 3"),
+    "experiments/a/steps.ts": STEP_S,
+  });
+  assertAt(config.r, "experiments/a/config.yaml", 2, 1);
+  assert.ok(config.r.output.includes("unresolved merge conflict"), config.r.output);
+  assertHint(config.r, "git left a merge conflict here: keep the lines you want, delete the <<<<<<<, ======= and >>>>>>> markers");
+  const code = await failBuild({
+    "experiments/a/config.yaml": "steps: [s]\n",
+    "experiments/a/steps.ts": STEP_S + conflicted("export const t = 1;", "export const t = 2;"),
+  });
+  assertAt(code.r, "experiments/a/steps.ts", 2, 1);
+  assertCaret(code.r, 2, 1);
+  assertHint(code.r, "git left a merge conflict here");
+});
+
 // 10. Several errors at once ----------------------------------------------------------------
 
 test("errors in two files are reported in one run, ending with a count", async () => {

@@ -8,8 +8,9 @@ import { pathToFileURL } from "node:url";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { parse, stringify } from "yaml";
+import { mergeConflict } from "../lib/errors/conflict.js";
 import { CrystallizeError } from "../lib/errors/error.js";
-import { conflictLine, fastLockData, fastLockText, parseLock, serializeLock, type LockFile } from "../lib/lock/lockfile.js";
+import { fastLockData, fastLockText, parseLock, serializeLock, type LockFile } from "../lib/lock/lockfile.js";
 import { copyFixture, REPO, runCli } from "./helpers.js";
 
 const REPO_LOCK = readFileSync(join(REPO, "crystallize.lock"), "utf8");
@@ -150,11 +151,12 @@ fallback("a lock with a value the fast writer declines is written by the yaml pa
 fallback("merge conflicts are found by git's markers at line starts, both of them", () => {
   const lines = REPO_LOCK.split("\n");
   const conflicted = [...lines.slice(0, 5), "<<<<<<< HEAD", lines[5], "=======", "    key: other", ">>>>>>> branch", ...lines.slice(6)].join("\n");
-  assert.is(conflictLine(conflicted), 6);
-  assert.is(conflictLine(REPO_LOCK), undefined);
-  assert.is(conflictLine(conflicted.replace(">>>>>>> branch", "")), undefined, "an opening marker alone is some other text");
-  assert.is(conflictLine(conflicted.replace("<<<<<<< HEAD", "  <<<<<<< HEAD")), undefined, "not at a line start");
-  assert.is(conflictLine(">>>>>>> b\n<<<<<<< a\n"), undefined, "the closing marker comes after the opening one");
+  assert.equal(mergeConflict(conflicted), { offset: lines.slice(0, 5).join("\n").length + 1, line: 6 });
+  assert.is(mergeConflict(REPO_LOCK), undefined);
+  assert.is(mergeConflict(conflicted.replace(">>>>>>> branch", "")), undefined, "an opening marker alone is some other text");
+  assert.is(mergeConflict(conflicted.replace("<<<<<<< HEAD", "  <<<<<<< HEAD")), undefined, "not at a line start");
+  assert.is(mergeConflict(">>>>>>> b\n<<<<<<< a\n"), undefined, "the closing marker comes after the opening one");
+  assert.equal(mergeConflict("x\n<<<<<<<\ny\n>>>>>>>\n"), { offset: 2, line: 2 }, "markers without labels (git's union of unnamed sides)");
 });
 
 real.run();

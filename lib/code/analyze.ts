@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { extname } from "node:path";
 import type { Message } from "esbuild";
+import { CONFLICT_HINT, mergeConflict } from "../errors/conflict.js";
 import { CrystallizeError } from "../errors/error.js";
 import { digestBytes, digestFile, type Digest } from "../hash/digest.js";
 import { compileModule, type Compiled } from "./compile.js";
@@ -74,7 +75,7 @@ export async function analyzeModule(absPath: string, displayPath: string, source
   } catch (err) {
     // Unless it is not JavaScript (a native addon, say): then its bytes are the key.
     if (LOADERS[ext] === undefined) return { exports: null, starExports: [], imports: [], digest: await digestFile(absPath) };
-    throw syntaxError(err, displayPath);
+    throw syntaxError(err, displayPath, text);
   }
   // Loaded here, not at start-up: importing it compiles its wasm, which a cached run never needs.
   const lexer = await import("es-module-lexer");
@@ -118,7 +119,7 @@ export async function analyzeCompiled(absPath: string, displayPath: string): Pro
   try {
     compiled = await compileModule(absPath, text);
   } catch (err) {
-    throw syntaxError(err, displayPath);
+    throw syntaxError(err, displayPath, text);
   }
   if (!compiled) return undefined;
   const { code } = compiled;
@@ -176,7 +177,14 @@ function analyzePython(text: string): ModuleInfo {
   return { exports: names, starExports: [], imports: pythonImports(skeleton), digest: digestBytes(`py\n${normalized}`), sources };
 }
 
-function syntaxError(err: unknown, displayPath: string): CrystallizeError {
+function syntaxError(err: unknown, displayPath: string, text: string): CrystallizeError {
+  const conflict = mergeConflict(text);
+  if (conflict) {
+    const end = text.indexOf("\n", conflict.offset);
+    const marker = text.slice(conflict.offset, end < 0 ? undefined : end);
+    const excerpt = `  ${conflict.line} | ${marker}\n  ${" ".repeat(String(conflict.line).length)} | ^^^^^^^`;
+    return new CrystallizeError("CODE_SYNTAX", "unresolved merge conflict", { location: { file: displayPath, line: conflict.line, column: 1 }, excerpt, hint: CONFLICT_HINT });
+  }
   const first: Message | undefined = (err as { errors?: Message[] }).errors?.[0];
   if (!first) return new CrystallizeError("CODE_SYNTAX", `${displayPath}: cannot parse: ${String(err)}`);
   const loc = first.location;

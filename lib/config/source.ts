@@ -1,5 +1,6 @@
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Node, type Pair } from "yaml";
 import { parsePlainYaml } from "./plain-yaml.js";
+import { CONFLICT_HINT, mergeConflict } from "../errors/conflict.js";
 import { CrystallizeError, type ErrorCode, type SourceLocation } from "../errors/error.js";
 
 /**
@@ -27,6 +28,8 @@ export class YamlSource {
     const src = new YamlSource(file, text, doc.contents, lines);
     const first = doc.errors[0];
     if (first) {
+      const conflict = mergeConflict(text);
+      if (conflict) throw src.error("YAML_SYNTAX", conflict.offset, "unresolved merge conflict", { hint: CONFLICT_HINT });
       const message = first.message.split("\n")[0].replace(/ at line \d+, column \d+:?$/, "");
       throw src.error("YAML_SYNTAX", first.pos[0], `invalid YAML: ${message}`, {
         hint: first.code === "DUPLICATE_KEY" ? "each key may appear once in a mapping" : "check indentation and quoting on this line",

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { sameJson, type Digest } from "../hash/digest.js";
 import type { StatCache } from "../hash/stat-cache.js";
 import type { NormalizedConfig } from "../hash/keys.js";
+import { mergeConflict } from "../errors/conflict.js";
 import { CrystallizeError } from "../errors/error.js";
 import { writeFileAtomic } from "../store/atomic.js";
 import { emitYaml } from "./yaml-emit.js";
@@ -44,17 +45,19 @@ const HEADER = "# crystallize.lock: written by `crystallize build`, checked by `
 
 /**
  * Reads and validates the lock; its parse is remembered by stat, so a no-op never parses YAML.
- * A lock git left merge conflicts in throws LOCK_CONFLICT (see conflictLine).
+ * A lock git left merge conflicts in throws LOCK_CONFLICT: the lock is derived from configs,
+ * code and the store, so a build writes it afresh instead of refusing, as npm does for
+ * package-lock.json, while what needs its content (check, verify, gc) says so.
  */
 export async function readLock(root: string, statCache?: StatCache): Promise<LockFile | undefined> {
   const path = join(root, LOCK_FILE);
   if (!existsSync(path)) return undefined;
   const compute = () => {
     const text = readFileSync(path, "utf8");
-    const line = conflictLine(text);
-    if (line !== undefined) {
+    const conflict = mergeConflict(text);
+    if (conflict) {
       throw new CrystallizeError("LOCK_CONFLICT", `${LOCK_FILE} has unresolved merge conflicts`, {
-        location: { file: LOCK_FILE, line },
+        location: { file: LOCK_FILE, line: conflict.line },
         hint: "run `crystallize build`: it writes the lock afresh from the configs, the code and the stored results; then commit it",
       });
     }
@@ -63,16 +66,6 @@ export async function readLock(root: string, statCache?: StatCache): Promise<Loc
   return statCache ? statCache.get(path, "lock", compute) : compute();
 }
 
-/**
- * The line of the first conflict git left in the lock's text by a merge, if any. The lock is
- * derived from configs, code and the store, so a build writes it afresh instead of refusing,
- * as npm does for package-lock.json; what needs its content (check, verify, gc) says so.
- */
-export function conflictLine(text: string): number | undefined {
-  const at = text.search(/^<<<<<<< /m);
-  if (at < 0 || !/^>>>>>>> /m.test(text.slice(at))) return undefined;
-  return text.slice(0, at).split("\n").length;
-}
 
 /**
  * The lock's data from its text. Our fast reader takes a lock exactly as we write it; anything
