@@ -584,6 +584,36 @@ decl("a declared env variable: a new value reruns, the same value does not, and 
   for (const f of filesUnder(ws.path("data/.store"))) assert.not.ok(readFileSync(ws.path(join("data/.store", f)), "utf8").includes("secret"), `store file ${f} holds no value`);
 });
 
+decl("an environment variable a step reads but env: does not declare is named in a warning; a package's reads and a copy of the environment are not", async () => {
+  const ws = new Ws({
+    "experiments/envy/config.yaml": "outputs:\n  o:\n    file_name: o.txt\nsteps: [emit]\n",
+    "experiments/envy/steps.ts": [
+      'import { spawnSync } from "node:child_process";',
+      'import pkg from "envpkg";',
+      "export const emit = (d: unknown, ctx: any) => {",
+      "  const child = spawnSync(process.execPath, ['-e', ''], { env: { ...process.env, CZ_EXTRA: '1' } });",
+      "  const flag = 'CZ_FLAG' in process.env;",
+      "  ctx.outputs.o.write(String(process.env.CZ_RATE ?? 'none') + flag + pkg() + child.status + JSON.stringify(process.env).length);",
+      "  return d;",
+      "};",
+      "",
+    ].join("\n"),
+    "node_modules/envpkg/package.json": '{"name": "envpkg", "version": "1.0.0"}',
+    "node_modules/envpkg/index.js": "module.exports = () => String(process.env.CZ_PKG_ONLY ?? '');\n",
+  });
+  const first = await ok(ws, [], { CZ_RATE: "0.1" });
+  const warnings = first.output.split("\n").filter((l) => l.includes("environment variable"));
+  assert.equal(warnings.length, 1, first.output);
+  assert.match(warnings[0], /envy: read the environment variables CZ_FLAG, CZ_RATE, which its key does not cover: a change to them will not make envy stale; list them under env: in experiments\/envy\/config\.yaml$/);
+  ws.edit("experiments/envy/config.yaml", (t) => `${t}env: [CZ_RATE, CZ_FLAG]\n`);
+  const declared = await ok(ws, [], { CZ_RATE: "0.1" });
+  assert.match(declared.output, /1 built/, declared.output);
+  assert.not.match(declared.output, /environment variable/, declared.output);
+  assert.match((await ok(ws, [], { CZ_RATE: "0.2" })).output, /1 built/, "declared, a change reruns it");
+  const version = /^ {2}envy:\n(?: {4}.*\n)*? {4}version: (\d+)$/m.exec(ws.lockText())![1];
+  assert.match(readFileSync(ws.path(`data/envy/v${version}/replicate_0/baseline/o.txt`), "utf8"), /^0\.2false/);
+});
+
 decl("a file a step reads but inputs: does not declare is named in a warning, until it is declared", async () => {
   const ws = new Ws({
     "experiments/reader/config.yaml": "outputs:\n  o:\n    file_name: o.txt\nsteps: [emit]\n",

@@ -5,7 +5,7 @@ import { compilesFor } from "../code/compile.js";
 import type { FromWorker, LoadRequest, ToWorker, UnitSpec, UserError, VerifyRequest } from "../runtime/protocol.js";
 
 export type UnitOutcome =
-  | { status: "ok"; metrics: Record<string, unknown[]>; durationMs: number; read?: string[]; loaded?: string[]; listed?: string[] }
+  | { status: "ok"; metrics: Record<string, unknown[]>; durationMs: number; read?: string[]; loaded?: string[]; listed?: string[]; env?: string[] }
   | { status: "failed"; error: UserError; durationMs: number };
 
 export type VerifyOutcome = { status: "ok"; result: Record<string, unknown> } | { status: "failed"; error: UserError };
@@ -256,7 +256,7 @@ export function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
 
 /** A worker's reply to a unit (of either language) as its outcome. `asked`: for the internal error. */
 export function unitOutcome(reply: Reply, asked: string): UnitOutcome {
-  if (reply.type === "done") return { status: "ok", metrics: reply.metrics, durationMs: reply.durationMs, read: reply.read, loaded: reply.loaded, listed: reply.listed };
+  if (reply.type === "done") return { status: "ok", metrics: reply.metrics, durationMs: reply.durationMs, read: reply.read, loaded: reply.loaded, listed: reply.listed, env: reply.env };
   if (reply.type === "failed") return { status: "failed", error: reply.error, durationMs: reply.durationMs };
   throw new Error(`internal: ${asked} with ${reply.type}`);
 }

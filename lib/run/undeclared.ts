@@ -80,8 +80,8 @@ export interface Coverage {
   inputsOf(experiment: string): Iterable<string>;
   /** The code closure of an output's loader (`experiment#output`), which its readers' keys cover. */
   loaderCodeOf(output: string): Iterable<string>;
-  /** The config that names the experiment's inputs: its folder, file and `inputs:` as written. */
-  configOf(experiment: string): { dir: string; configFile: string; inputs: string[] };
+  /** The config that names the experiment's inputs: its folder, file, and `inputs:` and `env:` as written. */
+  configOf(experiment: string): { dir: string; configFile: string; inputs: string[]; env: string[] };
 }
 
 /** What a unit touched, as its worker saw it (see lib/runtime/reads.ts). */
@@ -89,13 +89,16 @@ export interface Touched {
   read?: string[];
   loaded?: string[];
   listed?: string[];
+  /** Environment variables its own code read. */
+  env?: string[];
 }
 
 /**
  * Warnings about what units touched beyond their keys, each file said once per experiment:
  * data files read but not declared under `inputs:`, folders listed that no `inputs:` glob
- * reaches, and modules loaded that the analysis did not follow (a computed `require(name)`).
- * Each can change while the experiment stays "up to date".
+ * reaches, modules loaded that the analysis did not follow (a computed `require(name)`), and
+ * environment variables read but not declared under `env:`. Each can change while the
+ * experiment stays "up to date".
  */
 export class CoverageWarnings {
   private readonly said = new Map<string, Set<string>>();
@@ -130,6 +133,15 @@ export class CoverageWarnings {
       if (modules.length) {
         const { it, names } = listed(modules);
         out.push(`loaded ${names}, which its key does not follow (a require() or import() of a computed name?): editing ${it} will not make ${e} stale; require or import ${it} by a literal relative path, which crystallize follows`);
+      }
+    }
+    if (touched.env?.length) {
+      const cfg = this.c.configOf(e);
+      const declared = new Set(cfg.env);
+      const names = touched.env.filter((name) => !declared.has(name) && this.firstTime(e, `$${name}`));
+      if (names.length) {
+        const { it, names: shown } = listed(names);
+        out.push(`read the environment variable${names.length === 1 ? "" : "s"} ${shown}, which its key does not cover: a change to ${it} will not make ${e} stale; list ${it} under env: in ${cfg.configFile}`);
       }
     }
     return out;

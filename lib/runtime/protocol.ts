@@ -131,6 +131,11 @@ export type FromWorker =
        * does, so the CLI warns about those no glob among its `inputs:` reaches (see unwatchedListings).
        */
       listed?: string[];
+      /**
+       * Environment variables the unit's own code read (see lib/runtime/env-reads.ts): the CLI
+       * warns about those its config does not declare under `env:`.
+       */
+      env?: string[];
     }
   | { type: "failed"; id: string; error: UserError; durationMs: number }
   | {

@@ -13,7 +13,7 @@ import { opensForWriting, pathOf, wrapFunction } from "./fs-args.js";
 import { esmLoadsDelivered, onEsmModuleLoad } from "./register.js";
 
 /** This installation of the tool: the worker's own modules, loaded lazily, are no user code. */
-const TOOL = fileURLToPath(new URL("../../", import.meta.url));
+export const TOOL = fileURLToPath(new URL("../../", import.meta.url));
 
 /** What a unit read, by how it read it. Absolute paths. */
 export interface UnitReads {

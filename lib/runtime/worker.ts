@@ -14,6 +14,7 @@ import type { ExportRef, FromWorker, ToWorker, UnitSpec, UserError, VerifyReques
 import { ModuleTypes } from "../code/module-type.js";
 import { seededRandom } from "./random.js";
 import { addCompiled, useCommonJsLoader, useEsmLoader } from "./register.js";
+import { startEnvReads, takeEnvReads, watchEnv } from "./env-reads.js";
 import { startReads, takeReads, watchReads } from "./reads.js";
 
 const send = (msg: FromWorker) => process.send!(msg);
@@ -246,12 +247,14 @@ process.on("message", async (msg: ToWorker) => {
   const started = performance.now();
   current = msg.unit.id;
   startReads();
+  startEnvReads();
   try {
     const metrics = await runUnit(msg.unit);
     for (const flush of flushOutput) flush();
-    send({ type: "done", id: msg.unit.id, metrics, durationMs: performance.now() - started, ...(await takeReads()) });
+    send({ type: "done", id: msg.unit.id, metrics, durationMs: performance.now() - started, ...(await takeReads()), env: takeEnvReads() });
   } catch (err) {
     await takeReads();
+    takeEnvReads();
     for (const flush of flushOutput) flush();
     send({ type: "failed", id: msg.unit.id, error: userError(err), durationMs: performance.now() - started });
   } finally {
@@ -268,6 +271,8 @@ process.on("unhandledRejection", (reason) => {
 process.on("disconnect", () => process.exit(0));
 useCommonJsLoader(compiledHere);
 watchReads();
+// The workspace root: units change directory to their experiment's.
+watchEnv(process.cwd());
 // Where the workspace's code is ES modules, every unit needs those hooks: start them now,
 // while the worker is not yet on anyone's critical path.
 if (moduleTypes.packageType(process.cwd()) === "module") useEsmLoader();
