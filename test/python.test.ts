@@ -326,6 +326,37 @@ test("undeclared: a data file a Python step reads, a folder it lists and a modul
   assert.not.match(declared.output, /warning/, declared.output);
 });
 
+test("undeclared: environment variables a Python step reads are named, not a package's reads or a copy of the environment", async () => {
+  const ws = makeWorkspace({
+    "experiments/envy/config.yaml": "steps: [work]\n",
+    "experiments/envy/steps.py": [
+      "import json, os, subprocess, sys",
+      "import envpkg",
+      "",
+      "def work(data):",
+      "    rate = float(os.environ.get('CZ_RATE', '1'))",
+      "    flag = 'CZ_FLAG' in os.environ",
+      "    other = os.getenv('CZ_OTHER')",
+      "    subprocess.run([sys.executable, '-c', ''], env={**os.environ, 'CZ_EXTRA': '1'}, check=True)",
+      "    json.dumps(dict(os.environ))",
+      "    return data, {'rate': rate, 'flag': flag, 'pkg': envpkg.read(), 'other': other}",
+      "",
+    ].join("\n"),
+    // A package installed in a virtual environment inside the workspace: not the experiment's code.
+    ".venv/lib/python3/site-packages/envpkg/__init__.py": "import os\n\ndef read():\n    return os.environ.get('CZ_PKG_ONLY', '')\n",
+  });
+  const env = { PYTHONPATH: join(ws, ".venv/lib/python3/site-packages"), CZ_RATE: "2" };
+  const first = await run(["build"], ws, env);
+  assert.is(first.code, 0, first.output);
+  const warnings = first.output.split("\n").filter((l) => l.includes("environment variable"));
+  assert.equal(warnings.length, 1, first.output);
+  assert.match(warnings[0], /envy: read the environment variables CZ_FLAG, CZ_OTHER, CZ_RATE, which its key does not cover: a change to them will not make envy stale; list them under env: in experiments\/envy\/config\.yaml$/);
+  writeFileSync(join(ws, "experiments/envy/config.yaml"), "steps: [work]\nenv: [CZ_RATE, CZ_FLAG, CZ_OTHER]\n");
+  const declared = await run(["build"], ws, env);
+  assert.is(declared.code, 0, declared.output);
+  assert.not.match(declared.output, /warning/, declared.output);
+});
+
 numpyTest();
 
 function numpyTest(): void {

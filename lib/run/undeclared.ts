@@ -140,8 +140,9 @@ export class CoverageWarnings {
       const declared = new Set(cfg.env);
       const names = touched.env.filter((name) => !declared.has(name) && this.firstTime(e, `$${name}`));
       if (names.length) {
-        const { it, names: shown } = listed(names);
-        out.push(`read the environment variable${names.length === 1 ? "" : "s"} ${shown}, which its key does not cover: a change to ${it} will not make ${e} stale; list ${it} under env: in ${cfg.configFile}`);
+        // Every name, unlike paths: short, and what goes into env: as it stands.
+        const it = names.length === 1 ? "it" : "them";
+        out.push(`read the environment variable${names.length === 1 ? "" : "s"} ${names.join(", ")}, which its key does not cover: a change to ${it} will not make ${e} stale; list ${it} under env: in ${cfg.configFile}`);
       }
     }
     return out;

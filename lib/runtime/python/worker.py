@@ -86,18 +86,59 @@ def _asked_by_user(frame):
 sys.addaudithook(_on_audit)
 
 
+# Environment variables the unit's own code reads, for the CLI's warning about those env: does
+# not declare (as lib/runtime/env-reads.ts records them for Node units). A read counts when the
+# nearest frame outside the standard library (os.getenv and Mapping.get call in from there) is
+# user code: packages (whatever site-packages holds them) read variables of their own
+# (OMP_NUM_THREADS, ...).
+_env_reads = None
+# Names handed out by iterating os.environ and not read since: dict(os.environ), a copy for a
+# child process, iterates and then reads every name, which is no dependency on any one of them.
+_env_listed = set()
+_STDLIB = os.path.join(os.path.dirname(os.path.abspath(os.__file__)), "")
+_PACKAGES = f"{os.sep}site-packages{os.sep}"
+
+
+def _env_read_by_user(frame):
+    while frame is not None:
+        file = frame.f_code.co_filename
+        if not (file.startswith("<") or (file.startswith(_STDLIB) and _PACKAGES not in file)):
+            return not file.startswith(_NOT_USERS) and _PACKAGES not in file
+        frame = frame.f_back
+    return False
+
+
+class _WatchedEnviron(type(os.environ)):
+    def __getitem__(self, key):
+        if key in _env_listed:
+            _env_listed.discard(key)
+        elif _env_reads is not None and isinstance(key, str) and key not in _env_reads and _env_read_by_user(sys._getframe(1)):
+            _env_reads.add(key)
+        return super().__getitem__(key)
+
+    def __iter__(self):
+        for key in super().__iter__():
+            _env_listed.add(key)
+            yield key
+
+
+os.environ.__class__ = _WatchedEnviron
+
+
 def start_reads():
     """Starts recording; returns the modules imported so far, to tell the unit's imports apart."""
-    global _reads, _listed
-    _reads, _listed = set(), set()
+    global _reads, _listed, _env_reads
+    _reads, _listed, _env_reads = set(), set(), set()
+    _env_listed.clear()
     return set(sys.modules)
 
 
 def take_reads(modules_before):
     """Files the unit opened to read, files of the modules it imported and folders it listed;
     recording stops."""
-    global _reads, _listed
+    global _reads, _listed, _env_reads
     opened, folders, _reads, _listed = _reads or set(), _listed or set(), None, None
+    env, _env_reads = sorted(_env_reads or ()), None
     loaded = set()
     for name, module in list(sys.modules.items()):
         file = getattr(module, "__file__", None)
@@ -106,7 +147,7 @@ def take_reads(modules_before):
     # A module imported is read from its bytecode cache when there is one: that is no data.
     read = {p for p in opened if p not in loaded and "__pycache__" not in p.split(os.sep)}
     mine = lambda paths: sorted(p for p in paths if not p.startswith(_NOT_USERS))
-    return {"read": mine(read), "loaded": mine(loaded), "listed": mine(folders)}
+    return {"read": mine(read), "loaded": mine(loaded), "listed": mine(folders), "env": env}
 
 
 def send(msg):
