@@ -1,12 +1,12 @@
 import { join } from "node:path";
 import { checkExports } from "../code/check.js";
 import { ModuleIndex } from "../code/modules.js";
+import { CrystallizeError } from "../errors/error.js";
 import { digestValue, type Digest } from "../hash/digest.js";
 import { gatherFacts, loaderClosures, PythonEnvs, verifierDigests } from "../hash/facts.js";
 import { normalizeConfig, unitKey, type ExperimentFacts, type NormalizedConfig } from "../hash/keys.js";
 import type { StatCache } from "../hash/stat-cache.js";
 import { hypothesesDigest } from "../hypotheses/settle.js";
-import { CrystallizeError } from "../errors/error.js";
 import { readLock, type LockFile } from "../lock/lockfile.js";
 import { assess, type Assessment } from "../plan/assess.js";
 import { planBuild, type BuildPlan, type KeyFn, type PlanOptions } from "../plan/plan.js";

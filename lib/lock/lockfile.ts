@@ -66,7 +66,6 @@ export async function readLock(root: string, statCache?: StatCache): Promise<Loc
   return statCache ? statCache.get(path, "lock", compute) : compute();
 }
 
-
 /**
  * The lock's data from its text. Our fast reader takes a lock exactly as we write it; anything
  * else (hand edits, merge conflicts) goes to the `yaml` package, loaded only then.
