@@ -2,7 +2,7 @@
 // target closures, finding the root from a subfolder, and `graph --format`.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { exists, makeWorkspace, readJson, REPO, runCli } from "./helpers.js";
@@ -142,6 +142,17 @@ test("outside any workspace: exit 2 and `no crystallize workspace`", async () =>
   assert.match(r.output, /hint: /, r.output);
   assert.not.ok(r.output.includes("    at "), `no stack trace expected:\n${r.output}`);
   assert.not.ok(exists(join(dir, "data")), r.output);
+});
+
+test("-C a folder that is not there, or a file: exit 2, saying which", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "cz-empty-"));
+  writeFileSync(join(dir, "file.txt"), "x");
+  for (const [target, says] of [[join(dir, "gone"), "does not exist"], [join(dir, "file.txt"), "is not a folder"]]) {
+    const r = await runCli(["-C", target, "status"], dir);
+    assert.is(r.code, 2, r.output);
+    assert.ok(r.stderr.includes(`error: ${target} ${says}`), r.output);
+    assert.match(r.stderr, /hint: check the folder given with -C\/--cwd/);
+  }
 });
 
 // graph --format ----------------------------------------------------------------------------

@@ -19,6 +19,10 @@ export const MODULE_EXTENSIONS = [".ts", ".mts", ".js", ".mjs", ".py"];
 /** Walks up from `start` to the first folder with crystallize.yaml, crystallize.lock or experiments/. */
 export function findRoot(start: string): string {
   let dir = resolve(start);
+  // Only `-C` (or the API's `cwd`) can name a folder that is not there.
+  if (!isDir(dir)) {
+    throw new CrystallizeError("USAGE", `${dir} ${existsSync(dir) ? "is not a folder" : "does not exist"}`, { hint: "check the folder given with -C/--cwd" });
+  }
   for (;;) {
     if (existsSync(join(dir, "crystallize.yaml")) || existsSync(join(dir, "crystallize.lock")) || isDir(join(dir, "experiments"))) return dir;
     const parent = dirname(dir);
