@@ -10,6 +10,7 @@ import { computeConditions } from "../lib/plan/conditions.js";
 import { planBuild, replicateSeed } from "../lib/plan/plan.js";
 import { criticalPathPriority } from "../lib/plan/priority.js";
 import { describeReason, diffValues } from "../lib/plan/reasons.js";
+import { parseSettings } from "../lib/workspace/settings.js";
 
 function cfg(name: string, yaml: string, state: string[] = []): ExperimentConfig {
   const dir = `experiments/${name}`;
@@ -73,6 +74,29 @@ plan("targets select their upstream closure only; overrides apply", () => {
   const o = planBuild(g, ["d"], { replicates: 2, treatments: [] });
   assert.equal(o.experiments[0].units.map((u) => `${u.condition.name}/${u.replicate}`), ["baseline/0", "baseline/1"]);
 });
+
+const settings = suite("crystallize.yaml");
+
+settings("defaults, values, and each bad value refused where it is written", () => {
+  assert.equal(parseSettings("crystallize.yaml", ""), { experiments: "experiments", data: "data" });
+  assert.equal(parseSettings("crystallize.yaml", "experiments: exps/\ndata: out\njobs: 3\nworker_memory_mb: 64\n"), { experiments: "exps", data: "out", jobs: 3, workerMemoryMb: 64 });
+  const refused = (text: string) => {
+    try {
+      parseSettings("crystallize.yaml", text);
+    } catch (err) {
+      const e = err as { message: string; location?: { line?: number }; hint?: string };
+      return [e.message, e.location?.line, e.hint];
+    }
+    throw new Error(`accepted: ${text}`);
+  };
+  assert.equal(refused("jobs: 2\njob: 2\n"), ['unknown key "job" in crystallize.yaml', 2, "did you mean `jobs`?"]);
+  assert.equal(refused("jobs: 0\n"), ["jobs: expected a positive integer, got the integer 0", 1, undefined]);
+  assert.equal(refused("worker_memory_mb: 8\n"), ["worker_memory_mb: must be at least 16 (MiB), got 8", 1, "it is each worker's heap limit; a worker cannot start with less"]);
+  assert.equal(refused("data: ../elsewhere\n")[0], 'data: expected a folder inside the workspace, got the string "../elsewhere"');
+  assert.equal(parseSettings("crystallize.yaml", "worker_memory_mb: 16\n").workerMemoryMb, 16);
+});
+
+settings.run();
 
 const targets = suite("targets");
 

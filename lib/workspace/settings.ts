@@ -15,6 +15,8 @@ export interface WorkspaceSettings {
 }
 
 const KEYS: Record<string, "string" | "int"> = { experiments: "string", data: "string", jobs: "int", worker_memory_mb: "int" };
+/** Node does not even start below 4 MiB of heap (V8 aborts, SIGTRAP); 16 leaves room for the worker runtime and a small step. */
+const MIN_WORKER_MEMORY_MB = 16;
 
 export function parseSettings(file: string, text: string): WorkspaceSettings {
   const src = YamlSource.parse(file, text);
@@ -40,7 +42,9 @@ export function parseSettings(file: string, text: string): WorkspaceSettings {
         throw src.error("CONFIG_TYPE", pair.value as Node, `${key}: expected a positive integer, got ${describeNode(pair.value)}`);
       }
       if (key === "jobs") settings.jobs = value;
-      else settings.workerMemoryMb = value;
+      else if (value < MIN_WORKER_MEMORY_MB) {
+        throw src.error("CONFIG_VALUE", pair.value as Node, `${key}: must be at least ${MIN_WORKER_MEMORY_MB} (MiB), got ${value}`, { hint: "it is each worker's heap limit; a worker cannot start with less" });
+      } else settings.workerMemoryMb = value;
     }
   }
   return settings;
