@@ -157,6 +157,8 @@ show("header: status with reasons (never for never built), description, and the 
   assert.ok(stale.startsWith("down  stale: forced (--force)\nAbout down\nfolder: experiments/down\nnot built yet; run crystallize build down"), stale);
   const never = renderShow(doc({ status: "never built", reasons: [{ kind: "never-built", message: "never built" }] }), plain);
   assert.ok(never.startsWith("down  never built\n"), never);
+  const noVersions = renderShow(doc({ status: "never built", versions: [] }), plain);
+  assert.ok(noVersions.endsWith("not built yet; run crystallize build down"), `--all-versions with none adds no empty list:\n${noVersions}`);
 });
 
 show.run();

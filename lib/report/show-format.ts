@@ -175,6 +175,6 @@ export function renderShow(doc: ShowDocument, paint: Paint): string {
   lines.push(`folder: ${doc.dir}`);
   if (doc.current) lines.push(...currentSection(doc.current, paint));
   else lines.push(`not built yet; run crystallize build ${doc.name}`);
-  if (doc.versions) lines.push("", `versions (${doc.versions.length}; * current):`, ...doc.versions.flatMap((v) => versionLines(v, paint)));
+  if (doc.versions?.length) lines.push("", `versions (${doc.versions.length}; * current):`, ...doc.versions.flatMap((v) => versionLines(v, paint)));
   return lines.join("\n");
 }
