@@ -25,11 +25,17 @@ let described: string | symbol | undefined;
  */
 let others: Map<string, number> | undefined;
 const ASK_AT_MOST = 16;
+/**
+ * Names code asks of process.env as of any object, not as variables: its methods and
+ * conversions (`process.env.hasOwnProperty(...)`, `${process.env}`), JSON's and await's probes.
+ */
+const NOT_VARIABLES = new Set([...Object.getOwnPropertyNames(Object.prototype), "toJSON", "then"]);
 
 /** Replaces `process.env` once, at the worker's start; it records only while a unit runs. */
 export function watchEnv(root: string): void {
   const env = process.env;
   const byUser = (name: string, trap: (...args: never[]) => unknown) => {
+    if (NOT_VARIABLES.has(name)) return false;
     const times = others!.get(name) ?? 0;
     if (times >= ASK_AT_MOST) return false;
     const user = isUserFile(root, callerFile(trap));
