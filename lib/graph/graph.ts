@@ -115,11 +115,14 @@ export class Graph {
     const nodes = [...this.nodes.values()];
     for (const t of targets) {
       const byName = this.nodes.get(t) ?? nodes.find((n) => n.config.folderId === t || n.config.dir === t.replace(/\/+$/, ""));
+      if (byName) {
+        names.push(byName.config.name);
+        continue;
+      }
       const path = posix.normalize(posix.join(from, t)).replace(/\/+$/, "");
       const containing = nodes.filter((n) => path === n.config.dir || path.startsWith(n.config.dir + "/")).sort((a, b) => b.config.dir.length - a.config.dir.length)[0];
       const contained = nodes.filter((n) => path === "." || n.config.dir.startsWith(path + "/"));
-      const found = byName ?? containing;
-      if (found) names.push(found.config.name);
+      if (containing) names.push(containing.config.name);
       else if (contained.length > 0) names.push(...contained.map((n) => n.config.name));
       else {
         const guess = didYouMean(t, [...this.nodes.keys()]);
