@@ -331,6 +331,12 @@ test("git's merge conflict markers in a config or in code: named as such, at the
   assertAt(code.r, "experiments/a/steps.ts", 2, 1);
   assertCaret(code.r, 2, 1);
   assertHint(code.r, "git left a merge conflict here");
+  const python = await failBuild({
+    "experiments/a/config.yaml": "steps: [s]\n",
+    "experiments/a/steps.py": "def s(data):\n" + conflicted("    return data", "    return data, {}"),
+  });
+  assertAt(python.r, "experiments/a/steps.py", 2, 1);
+  assert.ok(python.r.output.includes("unresolved merge conflict"), python.r.output);
 });
 
 // 10. Several errors at once ----------------------------------------------------------------

@@ -63,7 +63,12 @@ export async function analyzeModule(absPath: string, displayPath: string, source
   // Synchronous: a fresh workspace analyses hundreds of small modules, and the promise API
   // spends more on each (open, stat, read, close, each a trip to the thread pool) than the read.
   const text = source ?? readFileSync(absPath, "utf8");
-  if (ext === ".py") return analyzePython(text);
+  if (ext === ".py") {
+    // Python's own syntax errors surface when the module runs; git's markers are plain to see.
+    const conflict = mergeConflict(text);
+    if (conflict) throw conflictError(text, conflict, displayPath);
+    return analyzePython(text);
+  }
   // Node runs a file of any other extension as JavaScript.
   const loader = LOADERS[ext] ?? "js";
   let code: string;
@@ -177,14 +182,16 @@ function analyzePython(text: string): ModuleInfo {
   return { exports: names, starExports: [], imports: pythonImports(skeleton), digest: digestBytes(`py\n${normalized}`), sources };
 }
 
+function conflictError(text: string, conflict: { offset: number; line: number }, displayPath: string): CrystallizeError {
+  const end = text.indexOf("\n", conflict.offset);
+  const marker = text.slice(conflict.offset, end < 0 ? undefined : end);
+  const excerpt = `  ${conflict.line} | ${marker}\n  ${" ".repeat(String(conflict.line).length)} | ^^^^^^^`;
+  return new CrystallizeError("CODE_SYNTAX", "unresolved merge conflict", { location: { file: displayPath, line: conflict.line, column: 1 }, excerpt, hint: CONFLICT_HINT });
+}
+
 function syntaxError(err: unknown, displayPath: string, text: string): CrystallizeError {
   const conflict = mergeConflict(text);
-  if (conflict) {
-    const end = text.indexOf("\n", conflict.offset);
-    const marker = text.slice(conflict.offset, end < 0 ? undefined : end);
-    const excerpt = `  ${conflict.line} | ${marker}\n  ${" ".repeat(String(conflict.line).length)} | ^^^^^^^`;
-    return new CrystallizeError("CODE_SYNTAX", "unresolved merge conflict", { location: { file: displayPath, line: conflict.line, column: 1 }, excerpt, hint: CONFLICT_HINT });
-  }
+  if (conflict) return conflictError(text, conflict, displayPath);
   const first: Message | undefined = (err as { errors?: Message[] }).errors?.[0];
   if (!first) return new CrystallizeError("CODE_SYNTAX", `${displayPath}: cannot parse: ${String(err)}`);
   const loc = first.location;
