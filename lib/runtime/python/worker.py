@@ -134,8 +134,8 @@ def start_reads():
 
 
 def take_reads(modules_before):
-    """Files the unit opened to read, files of the modules it imported and folders it listed;
-    recording stops."""
+    """Files the unit opened to read, files of the modules it imported, folders it listed and
+    environment variables its code read; recording stops."""
     global _reads, _listed, _env_reads
     opened, folders, _reads, _listed = _reads or set(), _listed or set(), None, None
     env, _env_reads = sorted(_env_reads or ()), None
