@@ -5,9 +5,10 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { execFile, execFileSync, spawn, spawnSync } from "node:child_process";
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
+import { ExperimentGraph } from "../dist/lib/index.js";
 import { BIN, copyFixture, exists, makeWorkspace, readJson, REPO, runCli, waitFor, writeFiles, type CliResult } from "./helpers.js";
 
 /** What `python3` really is (pyenv shims resolved): the interpreter used when nothing else is set. */
@@ -355,6 +356,42 @@ test("undeclared: environment variables a Python step reads are named, not a pac
   const declared = await run(["build"], ws, env);
   assert.is(declared.code, 0, declared.output);
   assert.not.match(declared.output, /warning/, declared.output);
+});
+
+const SYNTAX_ERROR_BELOW = {
+  "experiments/up/config.yaml": "outputs:\n  o: {file_name: o.txt}\nsteps: [work]\n",
+  "experiments/up/steps.py": "def work(data, *, o):\n    o.write('x')\n",
+  "experiments/down/config.yaml": "datasource: {x: up#o}\nsteps: [work]\n",
+  "experiments/down/steps.py": "import helpers\n\ndef work(data):\n    return data, {'n': helpers.N}\n",
+  "experiments/down/helpers.py": "N = (1,\n",
+};
+
+test("a Python syntax error is found before anything runs: exit 2 at file:line:column, every time until fixed", async () => {
+  const ws = makeWorkspace(SYNTAX_ERROR_BELOW);
+  for (let i = 0; i < 2; i++) {
+    const r = await run(["build"], ws);
+    assert.is(r.code, 2, r.output);
+    assert.match(r.stderr, /experiments\/down\/helpers\.py:1:5 error: syntax error: '\(' was never closed/, r.output);
+    assert.match(r.stderr, /^ {2}1 \| N = \(1,\n {4}\| {5}\^$/m, r.output);
+    assert.not.ok(existsSync(join(ws, "data/up")), "the upstream did not run");
+  }
+  assert.is((await run(["check"], ws)).code, 2, "check reads the code too");
+  writeFileSync(join(ws, "experiments/down/helpers.py"), "N = (1,)\n");
+  const fixed = await run(["build"], ws);
+  assert.is(fixed.code, 0, fixed.output);
+  assert.equal(results(ws, "down").metrics.n, [[1]]);
+});
+
+test("a Python syntax error rejects every build of one opened graph: the analysis it failed is not kept", async () => {
+  const ws = makeWorkspace(SYNTAX_ERROR_BELOW);
+  // Past the stat cache's racy window, so that the module's analysis would be remembered.
+  await new Promise((r) => setTimeout(r, 1600));
+  const graph = await ExperimentGraph.fromYaml(join(ws, "experiments"));
+  for (let i = 0; i < 2; i++) {
+    const error = await graph.run().then(() => undefined, (err: Error) => err);
+    assert.is(error?.message, "syntax error: '(' was never closed", `run ${i + 1}`);
+  }
+  assert.not.ok(existsSync(join(ws, "data/up")), "the upstream never ran");
 });
 
 numpyTest();

@@ -1,6 +1,8 @@
 import { join } from "node:path";
 import { checkExports } from "../code/check.js";
 import { ModuleIndex } from "../code/modules.js";
+import { checkPythonSyntax } from "../code/python-syntax.js";
+import type { ExperimentConfig } from "../config/types.js";
 import { CrystallizeError } from "../errors/error.js";
 import { digestValue, type Digest } from "../hash/digest.js";
 import { gatherFacts, loaderClosures, PythonEnvs, verifierDigests } from "../hash/facts.js";
@@ -64,6 +66,7 @@ export async function prepareBuild(loaded: LoadedWorkspace, request: PlanRequest
   const loaderCode = await loaderClosures(configs, modules, pythons);
   const loaders = new Map([...loaderCode].map(([id, closure]) => [id, closure && digestValue(closure)]));
   const verifiers = await verifierDigests(configs, modules, pythons);
+  await checkPythonSyntax(root, byInterpreter(modules.takeFreshPython(), configs, pythons), (rel) => modules.forget(rel));
   const hypotheses = new Map(configs.filter((c) => verifiers.has(c.name)).map((c) => [c.name, hypothesesDigest(c.hypotheses, verifiers.get(c.name)!)]));
   const normalized = new Map(configs.map((c) => [c.name, normalizeConfig(c)]));
   const keyOf: KeyFn = (unit, readDigest) =>
@@ -81,6 +84,22 @@ export async function prepareBuild(loaded: LoadedWorkspace, request: PlanRequest
   const dataDir = join(root, workspace.settings.data);
   const loaderFiles = new Map([...loaderCode].map(([id, closure]) => [id, closure ? Object.keys(closure.files) : []]));
   return { loaded, plan, force, facts, normalized, singles, keyOf, lock, lockConflict, statCache, store: new Store(dataDir, statCache), dataDir, pythons, hypotheses, loaderFiles, modules };
+}
+
+/**
+ * Python modules by the interpreter that runs them: that of the experiment whose folder holds
+ * the module, else (a module shared from elsewhere) that of the first Python experiment.
+ */
+function byInterpreter(modules: string[], configs: ExperimentConfig[], pythons: PythonEnvs): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  const python = configs.filter((c) => pythons.of(c) !== undefined);
+  for (const rel of modules) {
+    const owner = python.find((c) => rel.startsWith(`${c.dir}/`)) ?? python[0];
+    if (!owner) continue;
+    const executable = pythons.of(owner)!.executable;
+    out.set(executable, [...(out.get(executable) ?? []), rel]);
+  }
+  return out;
 }
 
 /** The lock, or the merge conflict that makes it unreadable: planning goes on without it. */

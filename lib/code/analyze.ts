@@ -182,10 +182,14 @@ function analyzePython(text: string): ModuleInfo {
   return { exports: names, starExports: [], imports: pythonImports(skeleton), digest: digestBytes(`py\n${normalized}`), sources };
 }
 
+/** A line of code with a caret under `width` characters from 0-based `column`, as errors show it. */
+export function codeExcerpt(line: number, lineText: string, column: number, width = 1): string {
+  return `  ${line} | ${lineText}\n  ${" ".repeat(String(line).length)} | ${" ".repeat(column)}${"^".repeat(width)}`;
+}
+
 function conflictError(text: string, conflict: { offset: number; line: number }, displayPath: string): CrystallizeError {
   const end = text.indexOf("\n", conflict.offset);
-  const marker = text.slice(conflict.offset, end < 0 ? undefined : end);
-  const excerpt = `  ${conflict.line} | ${marker}\n  ${" ".repeat(String(conflict.line).length)} | ^^^^^^^`;
+  const excerpt = codeExcerpt(conflict.line, text.slice(conflict.offset, end < 0 ? undefined : end), 0, 7);
   return new CrystallizeError("CODE_SYNTAX", "unresolved merge conflict", { location: { file: displayPath, line: conflict.line, column: 1 }, excerpt, hint: CONFLICT_HINT });
 }
 
@@ -197,7 +201,7 @@ function syntaxError(err: unknown, displayPath: string, text: string): Crystalli
   const loc = first.location;
   return new CrystallizeError("CODE_SYNTAX", `syntax error: ${first.text}`, {
     location: { file: displayPath, line: loc?.line, column: loc ? loc.column + 1 : undefined },
-    excerpt: loc ? `  ${loc.line} | ${loc.lineText}\n  ${" ".repeat(String(loc.line).length)} | ${" ".repeat(loc.column)}^` : undefined,
+    excerpt: loc ? codeExcerpt(loc.line, loc.lineText, loc.column) : undefined,
     hint: "fix the code; crystallize reads it to find exports and imports before running anything",
   });
 }

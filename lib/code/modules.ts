@@ -58,6 +58,8 @@ export class ModuleIndex {
   private readonly moduleTypes = new ModuleTypes();
   /** Modules analysed from their compilation in this process, by absolute path (see takeCompiled). */
   private readonly compiled = new Map<string, AnalysedCompilation>();
+  /** Python modules analysed afresh in this process, not from the stat cache (see takeFreshPython). */
+  private readonly freshPython = new Set<string>();
 
   constructor(private readonly root: string, private readonly statCache: StatCache) {
     this.packages = new PackageVersions(statCache);
@@ -101,11 +103,29 @@ export class ModuleIndex {
           return done.info;
         });
       } else {
-        p = this.statCache.get(abs, ANALYSIS_KIND, () => analyzeModule(abs, rel));
+        p = this.statCache.get(abs, ANALYSIS_KIND, () => {
+          if (rel.endsWith(".py")) this.freshPython.add(rel);
+          return analyzeModule(abs, rel);
+        });
       }
       this.memo.set(rel, p);
     }
     return p;
+  }
+
+  /**
+   * The Python modules (workspace-relative) analysed afresh since the last call: those whose
+   * syntax has not been checked with their analysis (see checkPythonSyntax).
+   */
+  takeFreshPython(): string[] {
+    const fresh = [...this.freshPython].sort();
+    this.freshPython.clear();
+    return fresh;
+  }
+
+  /** Drops a module's remembered analysis: the next build reads it, and checks it, again. */
+  forget(rel: string): void {
+    this.statCache.forget(join(this.root, rel), ANALYSIS_KIND);
   }
 
   /**
