@@ -42,15 +42,19 @@ export async function checkPythonSyntax(root: string, files: Map<string, string[
     )
   ).flat();
   const byPath = new Map(found.map((f) => [f.path, f]));
-  const rels = [...files.values()].flat();
-  for (const rel of rels) if (byPath.has(join(root, rel))) failed(rel);
-  const first = rels.map((rel) => [rel, byPath.get(join(root, rel))] as const).find(([, f]) => f);
+  let first: { rel: string; f: Found } | undefined;
+  for (const rel of [...files.values()].flat()) {
+    const f = byPath.get(join(root, rel));
+    if (!f) continue;
+    failed(rel);
+    first ??= { rel, f };
+  }
   if (!first) return;
-  const [rel, f] = first;
-  const lineText = f!.text?.replace(/\r?\n$/, "");
-  throw new CrystallizeError("CODE_SYNTAX", `syntax error: ${f!.message}`, {
-    location: { file: rel, line: f!.line ?? undefined, column: f!.column ?? undefined },
-    excerpt: f!.line && lineText !== undefined ? codeExcerpt(f!.line, lineText, Math.max(0, (f!.column ?? 1) - 1)) : undefined,
+  const { rel, f } = first;
+  const lineText = f.text?.replace(/\r?\n$/, "");
+  throw new CrystallizeError("CODE_SYNTAX", `syntax error: ${f.message}`, {
+    location: { file: rel, line: f.line ?? undefined, column: f.column ?? undefined },
+    excerpt: f.line && lineText !== undefined ? codeExcerpt(f.line, lineText, Math.max(0, (f.column ?? 1) - 1)) : undefined,
     hint: "fix the code; crystallize checks Python modules before running anything",
   });
 }
