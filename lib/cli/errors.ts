@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { AggregateConfigError, CrystallizeError, formatError } from "../errors/error.js";
+import { AggregateConfigError, CrystallizeError, formatError, sourceExcerpt } from "../errors/error.js";
 import { findRoot } from "../workspace/workspace.js";
 
 /** Where error locations are relative to: the workspace root, when there is one. */
@@ -28,8 +28,7 @@ function withExcerpt(err: CrystallizeError, root: string | undefined): Crystalli
   if (line === undefined) return err;
   const col = loc.column ?? 1;
   const word = /^[^\s:#,\]}]+/.exec(line.slice(col - 1))?.[0].length ?? 1;
-  const excerpt = `  ${loc.line} | ${line}\n  ${" ".repeat(String(loc.line).length)} | ${" ".repeat(col - 1)}${"^".repeat(Math.max(1, word))}`;
-  return new CrystallizeError(err.code, err.message, { location: loc, hint: err.hint, excerpt });
+  return new CrystallizeError(err.code, err.message, { location: loc, hint: err.hint, excerpt: sourceExcerpt(loc.line, line, col, word) });
 }
 
 export function formatForTerminal(err: CrystallizeError | AggregateConfigError, argv: string[]): string {

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { extname } from "node:path";
 import type { Message } from "esbuild";
 import { CONFLICT_HINT, mergeConflict } from "../errors/conflict.js";
-import { CrystallizeError } from "../errors/error.js";
+import { CrystallizeError, sourceExcerpt } from "../errors/error.js";
 import { digestBytes, digestFile, type Digest } from "../hash/digest.js";
 import { compileModule, type Compiled } from "./compile.js";
 import { pythonImports, pythonTopLevel, scanPython } from "./python.js";
@@ -182,14 +182,9 @@ function analyzePython(text: string): ModuleInfo {
   return { exports: names, starExports: [], imports: pythonImports(skeleton), digest: digestBytes(`py\n${normalized}`), sources };
 }
 
-/** A line of code with a caret under `width` characters from 0-based `column`, as errors show it. */
-export function codeExcerpt(line: number, lineText: string, column: number, width = 1): string {
-  return `  ${line} | ${lineText}\n  ${" ".repeat(String(line).length)} | ${" ".repeat(column)}${"^".repeat(width)}`;
-}
-
 function conflictError(text: string, conflict: { offset: number; line: number }, displayPath: string): CrystallizeError {
   const end = text.indexOf("\n", conflict.offset);
-  const excerpt = codeExcerpt(conflict.line, text.slice(conflict.offset, end < 0 ? undefined : end), 0, 7);
+  const excerpt = sourceExcerpt(conflict.line, text.slice(conflict.offset, end < 0 ? undefined : end), 1, 7);
   return new CrystallizeError("CODE_SYNTAX", "unresolved merge conflict", { location: { file: displayPath, line: conflict.line, column: 1 }, excerpt, hint: CONFLICT_HINT });
 }
 
@@ -201,7 +196,7 @@ function syntaxError(err: unknown, displayPath: string, text: string): Crystalli
   const loc = first.location;
   return new CrystallizeError("CODE_SYNTAX", `syntax error: ${first.text}`, {
     location: { file: displayPath, line: loc?.line, column: loc ? loc.column + 1 : undefined },
-    excerpt: loc ? codeExcerpt(loc.line, loc.lineText, loc.column) : undefined,
+    excerpt: loc ? sourceExcerpt(loc.line, loc.lineText, loc.column + 1) : undefined,
     hint: "fix the code; crystallize reads it to find exports and imports before running anything",
   });
 }

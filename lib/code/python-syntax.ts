@@ -1,7 +1,6 @@
 import { execFile } from "node:child_process";
 import { join } from "node:path";
-import { CrystallizeError } from "../errors/error.js";
-import { codeExcerpt } from "./analyze.js";
+import { CrystallizeError, sourceExcerpt } from "../errors/error.js";
 
 /**
  * Compiles each file named on the command line and prints one JSON line per syntax error. Run
@@ -54,7 +53,7 @@ export async function checkPythonSyntax(root: string, files: Map<string, string[
   const lineText = f.text?.replace(/\r?\n$/, "");
   throw new CrystallizeError("CODE_SYNTAX", `syntax error: ${f.message}`, {
     location: { file: rel, line: f.line ?? undefined, column: f.column ?? undefined },
-    excerpt: f.line && lineText !== undefined ? codeExcerpt(f.line, lineText, Math.max(0, (f.column ?? 1) - 1)) : undefined,
+    excerpt: f.line && lineText !== undefined ? sourceExcerpt(f.line, lineText, f.column ?? 1) : undefined,
     hint: "fix the code; crystallize checks Python modules before running anything",
   });
 }

@@ -1,7 +1,7 @@
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Node, type Pair } from "yaml";
 import { parsePlainYaml } from "./plain-yaml.js";
 import { CONFLICT_HINT, mergeConflict } from "../errors/conflict.js";
-import { CrystallizeError, type ErrorCode, type SourceLocation } from "../errors/error.js";
+import { CrystallizeError, sourceExcerpt, type ErrorCode, type SourceLocation } from "../errors/error.js";
 
 /**
  * A parsed YAML file that can point back at its own text: every validation error names
@@ -65,11 +65,7 @@ export class YamlSource {
   /** Source line with a caret under the column, like a compiler. */
   excerpt(loc: SourceLocation, width = 1): string {
     if (loc.line === undefined) return "";
-    const text = this.text.split(/\r?\n/)[loc.line - 1] ?? "";
-    const num = String(loc.line);
-    const pad = " ".repeat(num.length);
-    const col = loc.column ?? 1;
-    return `  ${num} | ${text}\n  ${pad} | ${" ".repeat(col - 1)}${"^".repeat(Math.max(1, width))}`;
+    return sourceExcerpt(loc.line, this.text.split(/\r?\n/)[loc.line - 1] ?? "", loc.column ?? 1, width);
   }
 
   error(

@@ -76,6 +76,11 @@ export function formatLocation(loc: SourceLocation | undefined): string {
 }
 
 /** Renders one error as the CLI prints it: `file:line:col error: message`, excerpt, hint. */
+/** A line of a user's file with a caret under `width` characters from 1-based `column`, as compilers show it. */
+export function sourceExcerpt(line: number, lineText: string, column = 1, width = 1): string {
+  return `  ${line} | ${lineText}\n  ${" ".repeat(String(line).length)} | ${" ".repeat(Math.max(0, column - 1))}${"^".repeat(Math.max(1, width))}`;
+}
+
 export function formatError(err: CrystallizeError): string {
   const where = formatLocation(err.location);
   const lines = [`${where ? where + " " : ""}error: ${err.message}`];
