@@ -393,6 +393,21 @@ test("an unknown build target -> no experiment \"nope\"", async () => {
   assert.match(r.output, /hint: .*\ba\b/, r.output);
 });
 
+test("with --json, a configuration or usage error is one JSON document on stdout too", async () => {
+  const files = { "experiments/a/config.yaml": "steps: [s]\nreplicates: 0\n", "experiments/a/steps.ts": STEP_S };
+  const { r } = await failBuild(files, ["build", "--json"]);
+  assert.match(r.stderr, /experiments\/a\/config\.yaml:2:13 error: replicates: must be at least 1, got 0/, "the message stays on stderr");
+  assert.equal(JSON.parse(r.stdout), {
+    command: "build",
+    ok: false,
+    errors: [{ code: "CONFIG_VALUE", message: "replicates: must be at least 1, got 0", file: "experiments/a/config.yaml", line: 2, column: 13, hint: "use `replicates: 1` for a single run" }],
+  });
+  const usage = await failBuild(files, ["status", "--json", "--jbos"]);
+  assert.equal(JSON.parse(usage.r.stdout).errors.map((e: { code: string; message: string }) => [e.code, e.message]), [["USAGE", "unknown option '--jbos'\n(Did you mean --json?)"]]);
+  const plain = await failBuild(files, ["build"]);
+  assert.is(plain.r.stdout, "", "without --json, nothing on stdout");
+});
+
 test("an unknown CLI option `--jbos` exits 2", async () => {
   const { r } = await failBuild(
     { "experiments/a/config.yaml": "steps: [s]\n", "experiments/a/steps.ts": STEP_S },

@@ -9,6 +9,7 @@ import type { NewFlags } from "./new.js";
 import { showCommand } from "./show.js";
 import { treatmentsCommand } from "./treatments.js";
 import { formatForTerminal } from "./errors.js";
+import { commandName } from "./fast.js";
 
 /** Watch mode loads its file watcher only when used. */
 async function watch(targets: string[], flags: { cwd: string; jobs?: number }, argv: string[]): Promise<number> {
@@ -170,6 +171,20 @@ function program(setExit: (code: Promise<number>) => void, argv: string[]): Comm
   return cmd;
 }
 
+/**
+ * `--json` promises one document on stdout, whatever happens: a usage or configuration error is
+ * one too (docs/json.md), beside the message on stderr.
+ */
+function printErrorJson(argv: string[], errors: Array<Pick<CrystallizeError, "code" | "message"> & Partial<Pick<CrystallizeError, "location" | "hint">>>): void {
+  if (!argv.includes("--json")) return;
+  const doc = {
+    command: commandName(argv) ?? null,
+    ok: false,
+    errors: errors.map((e) => ({ code: e.code, message: e.message, file: e.location?.file ?? null, line: e.location?.line ?? null, column: e.location?.column ?? null, hint: e.hint ?? null })),
+  };
+  process.stdout.write(JSON.stringify(doc, null, 2) + "\n");
+}
+
 /** Runs the CLI and returns the exit code; every user-facing error is printed here, once. */
 export async function main(argv: string[]): Promise<number> {
   let result: Promise<number> = Promise.resolve(EXIT.ok);
@@ -177,9 +192,14 @@ export async function main(argv: string[]): Promise<number> {
     await program((c) => (result = c), argv).parseAsync(argv, { from: "user" });
     return await result;
   } catch (err) {
-    if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    if (err instanceof CommanderError) {
+      if (err.exitCode === 0) return EXIT.ok;
+      printErrorJson(argv, [{ code: "USAGE", message: err.message.replace(/^error: /, "") }]);
+      return EXIT.usage;
+    }
     if (err instanceof CrystallizeError || err instanceof AggregateConfigError) {
       process.stderr.write(formatForTerminal(err, argv) + "\n");
+      printErrorJson(argv, err instanceof AggregateConfigError ? err.errors : [err]);
       return EXIT.usage;
     }
     process.stderr.write(`crystallize: internal error (please report it): ${(err as Error)?.stack ?? String(err)}\n`);
