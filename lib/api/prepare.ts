@@ -97,7 +97,8 @@ function byInterpreter(modules: string[], configs: ExperimentConfig[], pythons: 
     const owner = python.find((c) => rel.startsWith(`${c.dir}/`)) ?? python[0];
     if (!owner) continue;
     const executable = pythons.of(owner)!.executable;
-    out.set(executable, [...(out.get(executable) ?? []), rel]);
+    if (!out.has(executable)) out.set(executable, []);
+    out.get(executable)!.push(rel);
   }
   return out;
 }

@@ -121,9 +121,12 @@ export class Graph {
       }
       const path = posix.normalize(posix.join(from, t)).replace(/\/+$/, "");
       const containing = nodes.filter((n) => path === n.config.dir || path.startsWith(n.config.dir + "/")).sort((a, b) => b.config.dir.length - a.config.dir.length)[0];
+      if (containing) {
+        names.push(containing.config.name);
+        continue;
+      }
       const contained = nodes.filter((n) => path === "." || n.config.dir.startsWith(path + "/"));
-      if (containing) names.push(containing.config.name);
-      else if (contained.length > 0) names.push(...contained.map((n) => n.config.name));
+      if (contained.length > 0) names.push(...contained.map((n) => n.config.name));
       else {
         const guess = didYouMean(t, [...this.nodes.keys()]);
         throw new CrystallizeError("UNKNOWN_TARGET", `no experiment "${t}"`, {
