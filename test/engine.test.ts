@@ -10,6 +10,9 @@ import { tmpdir } from "node:os";
 import { basename, dirname, join, relative } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { exists, makeWorkspace, readJson, runCli, writeFiles, type CliResult } from "./helpers.js";
+import { PackageVersions } from "../lib/code/packages.js";
+import { initHasher } from "../lib/hash/digest.js";
+import { StatCache } from "../lib/hash/stat-cache.js";
 
 // ---------------------------------------------------------------------------------------------
 // Fixtures
@@ -519,6 +522,76 @@ packages("bumping an imported package's version (same code) reruns the experimen
   assert.is(ws.lock().experiments.uses_pkg.packages.fakepkg, "1.0.1");
   assert.equal(versions(ws, "uses_pkg"), ["v0"], "same bytes: the result keeps its version");
   assert.equal((await ok(ws)).ran, [], "and then it is up to date");
+});
+
+packages("an update of a dependency of an imported package, its own version unchanged, reruns what imports it", async () => {
+  const manifest = (name: string, version: string, fields: object = {}) => JSON.stringify({ name, version, main: "index.js", ...fields });
+  const ws = new Ws({
+    ...producer("uses_pkg", { head: `import { fake } from "fakepkg";`, value: `fake(ctx.condition)` }),
+    ...producer("plain"),
+    "node_modules/fakepkg/package.json": manifest("fakepkg", "1.0.0", { dependencies: { "dep-a": "^1.0.0" }, optionalDependencies: { "not-here": "1" } }),
+    "node_modules/fakepkg/index.js": "const a = require('dep-a');\nexports.fake = (s) => a(s);\n",
+    "node_modules/dep-a/package.json": manifest("dep-a", "1.0.0", { dependencies: { "dep-b": "^1.0.0" } }),
+    "node_modules/dep-a/index.js": "const b = require('dep-b');\nmodule.exports = (s) => 'a:' + b(s);\n",
+    // Nested, as npm installs a version the top level cannot take.
+    "node_modules/dep-a/node_modules/dep-b/package.json": manifest("dep-b", "1.0.0"),
+    "node_modules/dep-a/node_modules/dep-b/index.js": "module.exports = (s) => 'b:' + s;\n",
+  });
+  assert.equal((await ok(ws)).ran, ["plain:baseline:0", "uses_pkg:baseline:0"]);
+  assert.is(ws.read("data/uses_pkg/v0/replicate_0/baseline/o.txt"), "a:b:baseline");
+  const before = ws.lock().experiments.uses_pkg.packages.fakepkg;
+  assert.match(before, /^1\.0\.0 deps:[0-9a-f]{16}$/);
+
+  writeFiles(ws.dir, {
+    "node_modules/dep-a/node_modules/dep-b/package.json": manifest("dep-b", "1.0.1"),
+    "node_modules/dep-a/node_modules/dep-b/index.js": "module.exports = (s) => 'b2:' + s;\n",
+  });
+  const s = await ws.status();
+  assert.match(statusLine(s, "uses_pkg"), /^stale\s+uses_pkg \(1\/1 units\): package fakepkg: its dependencies changed \(1\.0\.0 deps:[0-9a-f]{16} → 1\.0\.0 deps:[0-9a-f]{16}\)$/, s.output);
+  assert.match(statusLine(s, "plain"), /^fresh/);
+  assert.equal((await ok(ws)).ran, ["uses_pkg:baseline:0"]);
+  assert.is(ws.read("data/uses_pkg/v1/replicate_0/baseline/o.txt"), "a:b2:baseline");
+  assert.is.not(ws.lock().experiments.uses_pkg.packages.fakepkg, before);
+  assert.equal((await ok(ws)).ran, [], "and then it is up to date");
+});
+
+packages("a package's dependencies are recorded the same from any layout and platform; a missing required one counts, a missing optional one does not", async () => {
+  const manifest = (name: string, version: string, fields: object = {}) => ({ [`${name}/package.json`]: JSON.stringify({ name, version, ...fields }) });
+  await initHasher();
+  const recorded = async (dir: string, name = "p") => new PackageVersions(StatCache.load(undefined)).of(dir, name);
+  // npm's flat layout, on Linux; p and q depend on each other.
+  const flat = mkdtempSync(join(tmpdir(), "cz-pkgs-"));
+  writeFiles(join(flat, "node_modules"), {
+    ...manifest("p", "1.0.0", { dependencies: { q: "^2" }, optionalDependencies: { absent: "1", "p-linux-x64": "1.0.0", "p-darwin-arm64": "1.0.0" }, peerDependencies: { r: "3" } }),
+    ...manifest("p-linux-x64", "1.0.0", { os: ["linux"], cpu: ["x64"] }),
+    ...manifest("q", "2.0.0", { dependencies: { p: "^1" } }),
+    ...manifest("r", "3.0.0"),
+  });
+  const value = await recorded(flat);
+  assert.match(value, /^1\.0\.0 deps:[0-9a-f]{16}$/);
+  assert.is(await recorded(flat, "r"), "3.0.0", "no dependencies: the version alone");
+
+  // pnpm's, on a Mac: every package in its own store folder, its dependencies linked beside it.
+  const pnpm = mkdtempSync(join(tmpdir(), "cz-pkgs-"));
+  const store = (id: string) => join(pnpm, "node_modules", ".pnpm", id, "node_modules");
+  writeFiles(store("p@1.0.0"), manifest("p", "1.0.0", { dependencies: { q: "^2" }, optionalDependencies: { absent: "1", "p-linux-x64": "1.0.0", "p-darwin-arm64": "1.0.0" }, peerDependencies: { r: "3" } }));
+  writeFiles(store("p-darwin-arm64@1.0.0"), manifest("p-darwin-arm64", "1.0.0", { os: ["darwin"], cpu: ["arm64"] }));
+  symlinkSync(join(store("p-darwin-arm64@1.0.0"), "p-darwin-arm64"), join(store("p@1.0.0"), "p-darwin-arm64"));
+  writeFiles(store("q@2.0.0"), manifest("q", "2.0.0", { dependencies: { p: "^1" } }));
+  writeFiles(store("r@3.0.0"), manifest("r", "3.0.0"));
+  symlinkSync(join(store("q@2.0.0"), "q"), join(store("p@1.0.0"), "q"));
+  symlinkSync(join(store("r@3.0.0"), "r"), join(store("p@1.0.0"), "r"));
+  symlinkSync(join(store("p@1.0.0"), "p"), join(store("q@2.0.0"), "p"));
+  symlinkSync(join(store("p@1.0.0"), "p"), join(pnpm, "node_modules", "p"));
+  assert.is(await recorded(pnpm), value);
+
+  writeFiles(join(flat, "node_modules"), manifest("r", "3.0.1"));
+  const peerBumped = await recorded(flat);
+  assert.is.not(peerBumped, value, "an installed peer dependency counts");
+  writeFiles(join(flat, "node_modules"), manifest("q", "2.0.0", { dependencies: { p: "^1", gone: "1" } }));
+  assert.is.not(await recorded(flat), peerBumped, "a dependency not installed is recorded as such");
+  writeFiles(join(flat, "node_modules"), manifest("q", "2.0.0", { dependencies: { p: "^1" }, optionalDependencies: { gone: "1" } }));
+  assert.is(await recorded(flat), peerBumped, "an optional one not installed is not");
 });
 
 packages.run();

@@ -5,7 +5,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { execFile, execFileSync, spawn, spawnSync } from "node:child_process";
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import { ExperimentGraph } from "../dist/lib/index.js";
@@ -356,6 +356,42 @@ test("undeclared: environment variables a Python step reads are named, not a pac
   const declared = await run(["build"], ws, env);
   assert.is(declared.code, 0, declared.output);
   assert.not.match(declared.output, /warning/, declared.output);
+});
+
+test("an upgrade of a distribution an imported package requires (its own version unchanged) reruns what imports it; one for a platform only does not", async () => {
+  const dist = (name: string, version: string, requires: string[] = []) => ({
+    [`site/${name}-${version}.dist-info/METADATA`]: [`Metadata-Version: 2.1`, `Name: ${name}`, `Version: ${version}`, ...requires.map((r) => `Requires-Dist: ${r}`), ""].join("\n"),
+    [`site/${name}-${version}.dist-info/top_level.txt`]: `${name}\n`,
+    [`site/${name}/__init__.py`]: `VERSION = ${JSON.stringify(version)}\n`,
+  });
+  const ws = makeWorkspace({
+    "experiments/uses/config.yaml": "steps: [work]\n",
+    "experiments/uses/steps.py": "import toppkg\n\ndef work(data):\n    return data, {'n': 1}\n",
+    ...dist("toppkg", "1.0", ["midpkg>=1", "extrapkg; extra == 'all'", "platpkg; sys_platform == 'linux'"]),
+    ...dist("platpkg", "1.0"),
+    ...dist("midpkg", "1.0", ["lowpkg"]),
+    ...dist("lowpkg", "1.0"),
+  });
+  const env = { PYTHONPATH: join(ws, "site") };
+  assert.is((await run(["build"], ws, env)).code, 0);
+  const recorded = () => /py:toppkg: (.*)/.exec(readFileSync(join(ws, "crystallize.lock"), "utf8"))?.[1];
+  const before = recorded();
+  assert.match(before ?? "", /^toppkg==1\.0 deps:[0-9a-f]{16}$/);
+
+  rmSync(join(ws, "site/lowpkg-1.0.dist-info"), { recursive: true });
+  writeFiles(ws, dist("lowpkg", "1.1"));
+  const s = await run(["status"], ws, env);
+  assert.match(s.stdout, /uses \(1\/1 units\): package py:toppkg: its dependencies changed \(toppkg==1\.0 deps:[0-9a-f]{16} → toppkg==1\.0 deps:[0-9a-f]{16}\)/, s.output);
+  const r = await run(["build"], ws, env);
+  assert.is(r.code, 0, r.output);
+  assert.match(r.output, /1 built/, r.output);
+  assert.is.not(recorded(), before);
+  assert.match((await run(["build"], ws, env)).output, /0 built, 1 up to date/);
+
+  // Installed here, but not on a machine of another platform: a lock written there must match.
+  rmSync(join(ws, "site/platpkg-1.0.dist-info"), { recursive: true });
+  writeFiles(ws, dist("platpkg", "2.0"));
+  assert.match((await run(["build"], ws, env)).output, /0 built, 1 up to date/);
 });
 
 const SYNTAX_ERROR_BELOW = {

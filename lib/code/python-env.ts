@@ -14,7 +14,7 @@ export interface PythonEnv {
   version: string;
   /** `sys.stdlib_module_names`: imports that are not packages. */
   stdlib: string[];
-  /** Importable top-level module -> the distribution(s) providing it, `name==version`. */
+  /** Importable top-level module -> the distribution(s) providing it, `name==version`, and their dependencies' digest (see PROBE). */
   packages: Record<string, string>;
   /** Existing `sys.path` folders: installing or removing a package changes their mtime. */
   paths: string[];
@@ -23,24 +23,57 @@ export interface PythonEnv {
 interface CachedEnv {
   /** File or folder -> `size:mtime:ctime:ino` when the probe ran. */
   stamps: Record<string, string>;
+  /** The PROBE_FORMAT that answered. */
+  format: number;
   env: PythonEnv;
 }
 
+/**
+ * Asks the interpreter for its facts. A module's packages are recorded as `name==version`, with
+ * a digest of every installed distribution they require, directly or not (`deps:<digest>`): an
+ * upgrade of numpy changes what pandas computes without changing pandas' version. A requirement
+ * that is not installed is left out (an environment marker or an extra excluded it); when it is
+ * installed later, the digest changes. So is one for some platforms only (`colorama;
+ * sys_platform == "win32"`): a lock written on a Mac must match in CI on Linux.
+ */
 const PROBE = `
-import json, os, sys
+import hashlib, json, os, re, sys
 from importlib import metadata
-versions, packages = {}, {}
+def norm(name): return re.sub(r"[-_.]+", "-", name).lower()
+versions, packages, requires = {}, {}, {}
 for d in metadata.distributions():
-    try: versions[d.metadata["Name"]] = d.version
+    try:
+        name = d.metadata["Name"]
+        versions.setdefault(name, d.version)
+        requires.setdefault(norm(name), (f"{name}=={d.version}", d.requires or []))
     except Exception: pass
+def dependencies(names):
+    seen = {norm(n) for n in names}
+    queue, found = list(seen), set()
+    while queue:
+        for req in requires.get(queue.pop(), ("", []))[1]:
+            if re.search(r";.*\\b(sys_platform|platform_\\w+|os_name)\\b", req): continue
+            m = re.match(r"[A-Za-z0-9][A-Za-z0-9._-]*", req.strip())
+            n = m and norm(m.group(0))
+            if n in requires and n not in seen:
+                seen.add(n)
+                queue.append(n)
+                found.add(requires[n][0])
+    return sorted(found)
 try: provided = metadata.packages_distributions()
 except Exception: provided = {}
 for mod, dists in provided.items():
-    packages[mod] = " ".join(sorted(f"{n}=={versions.get(n, '?')}" for n in set(dists)))
+    pinned = " ".join(sorted(f"{n}=={versions.get(n, '?')}" for n in set(dists)))
+    found = dependencies(set(dists))
+    if found: pinned += " deps:" + hashlib.sha256("\\n".join(found).encode()).hexdigest()[:16]
+    packages[mod] = pinned
 print(json.dumps({"executable": sys.executable, "version": "%d.%d.%d" % sys.version_info[:3],
   "stdlib": sorted(getattr(sys, "stdlib_module_names", [])), "packages": packages,
   "paths": [p for p in sys.path if p and os.path.isdir(p)]}))
 `;
+
+/** Changes with what PROBE answers: a cached answer of another probe is asked again. */
+const PROBE_FORMAT = 2;
 
 function stamp(path: string): string {
   try {
@@ -141,12 +174,12 @@ export function probePython(interpreter: string, root: string, stateDir: string)
   }
   const cached = cache[executable];
   let env: PythonEnv;
-  if (cached && "env" in cached && fresh(cached.stamps, root)) env = cached.env;
+  if (cached && "env" in cached && cached.format === PROBE_FORMAT && fresh(cached.stamps, root)) env = cached.env;
   else {
     env = parseProbe(executable, run(executable, PROBE));
     const stamps: Record<string, string> = {};
     for (const p of [executable, env.executable, ...env.paths]) stamps[p] = stamp(p);
-    cache[executable] = { stamps, env };
+    cache[executable] = { stamps, format: PROBE_FORMAT, env };
     dirty = true;
   }
   if (dirty) void writeFileAtomic(cacheFile, JSON.stringify(cache)).catch(() => {});

@@ -22,7 +22,7 @@ export interface LockEntry {
   params: NormalizedConfig;
   /** Code files (the experiment's modules and their local imports) -> normalised digest. */
   code: Record<string, Digest>;
-  /** Imported packages -> version. */
+  /** Imported packages -> version, with a digest of their dependencies when they have any (see PackageVersions). */
   packages: Record<string, string>;
   /** Declared input files -> content digest. */
   inputs: Record<string, Digest>;

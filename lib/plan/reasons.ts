@@ -26,13 +26,20 @@ function show(v: unknown): string {
   return s.length > 40 ? s.slice(0, 37) + "..." : s;
 }
 
+/** A package's recorded versions (see PackageVersions): "its dependencies changed" when its own version did not. */
+function packageChange(old: string | undefined, now: string | undefined): string {
+  const own = (v: string | undefined) => v?.split(" deps:")[0];
+  const both = `${old ?? "(none)"} → ${now ?? "(none)"}`;
+  return old !== undefined && now !== undefined && own(old) === own(now) ? `its dependencies changed (${both})` : both;
+}
+
 export function describeReason(r: Reason): string {
   switch (r.kind) {
     case "forced": return "forced (--force)";
     case "never-built": return "never built";
     case "config": return `config ${r.path}: ${show(r.old)} → ${show(r.new)}`;
     case "code": return `code ${r.file} ${r.change}`;
-    case "package": return `package ${r.name}: ${r.old ?? "(none)"} → ${r.new ?? "(none)"}`;
+    case "package": return `package ${r.name}: ${packageChange(r.old, r.new)}`;
     case "input": return `input ${r.file} ${r.change}`;
     case "env": return `env ${r.name} changed`;
     case "runtime": return `runtime ${r.old} → ${r.new}`;
