@@ -19,15 +19,16 @@ export interface WorkersOptions {
 
 /**
  * Node workers for a build whose store holds no unit record yet: every unit will run, so the
- * workers start now, while the build is being planned, instead of at the first miss (each takes
- * about half a second of CPU to load the TypeScript loader). Undefined otherwise: a build that
- * may find everything in the store starts no process it might not need.
+ * workers start now, while the build is being planned, instead of at the first miss: as many
+ * as the experiments without upstreams can use, then the rest (see warmInStages). Undefined
+ * otherwise: a build that may find everything in the store starts no process it might not need.
  */
 export function startWorkersEarly(o: { root: string; dataDir: string; jobs: number; workerMemoryMb?: number; configs: ExperimentConfig[] }): WorkerPool | undefined {
   const node = o.configs.filter((c) => languageOf(c) === "node").length;
   if (node === 0 || storeHasRecords(o.dataDir)) return undefined;
   const pool = new WorkerPool({ onLog() {} }, o.root, o.workerMemoryMb);
-  pool.warm(Math.min(o.jobs, node));
+  const roots = o.configs.filter((c) => languageOf(c) === "node" && !c.datasource?.some((d) => d.ref)).length;
+  pool.warmInStages(Math.max(1, Math.min(o.jobs, roots)), Math.min(o.jobs, node));
   return pool;
 }
 
