@@ -1,10 +1,12 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import { execFileSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Compiler } from "../lib/run/compile.js";
 import { StatCache } from "../lib/hash/stat-cache.js";
-import { exists, makeWorkspace, readJson, runCli, startCli } from "./helpers.js";
+import { exists, makeWorkspace, readJson, runCli, startCli, waitFor } from "./helpers.js";
+import { WorkerPool } from "../dist/lib/run/pool.js";
 
 const SLEEP_STEP = (ms: number) => `
 export const nap = async (d: unknown, ctx: any) => {
@@ -222,6 +224,22 @@ test("code that tsx rewrites (import.meta, import()), and ES module code, is lef
   const r = await runCli(["build"], ws);
   assert.is(r.code, 0, r.output);
   assert.equal(readJson(join(ws, "data/m/v0/baseline/results.json")).metrics, { url: [true] });
+});
+
+test("a pool started in stages starts the rest once its first worker is ready, whatever is asked for meanwhile", async () => {
+  const ws = makeWorkspace({ "experiments/e/config.yaml": "steps: [s]\n", "experiments/e/steps.ts": "export const s = (d: unknown) => d;\n" });
+  const workers = () => execFileSync("ps", ["--ppid", String(process.pid), "-o", "args="], { encoding: "utf8" }).split("\n").filter((l) => l.includes("worker-bundle")).length;
+  const pool = new WorkerPool({ onLog() {} }, ws);
+  try {
+    pool.warmInStages(1, 3);
+    // What the executor asks for at its first unit not in the store.
+    pool.warm(4);
+    assert.is(workers(), 1);
+    await waitFor(() => workers() === 4);
+  } finally {
+    await pool.close();
+  }
+  await waitFor(() => workers() === 0);
 });
 
 test.run();
