@@ -455,6 +455,32 @@ modules("a module imported through the tsconfig's paths (\"@lib/words\") is part
   assert.is(ws.read("data/aliased/v1/replicate_0/baseline/o.txt"), "two");
 });
 
+modules("a subpath import (\"#lib/words\", package.json's imports) is part of the key: every file its conditions name, and a package it maps to", async () => {
+  const ws = new Ws({
+    "package.json": JSON.stringify({
+      name: "lab",
+      private: true,
+      imports: { "#lib/*": "./lib/*.js", "#rate": { types: "./lib/rate.d.ts", import: "./lib/rate-esm.ts", default: "./lib/rate.ts" }, "#pkg": "fakepkg" },
+    }),
+    ...producer("subpath", { head: `import { word } from "#lib/words";\nimport { rate } from "#rate";\nimport { fake } from "#pkg";`, value: `word() + rate() + fake("")` }),
+    "lib/words.ts": `export const word = () => "one";\n`,
+    "lib/rate.ts": `export const rate = () => "-cjs";\n`,
+    "lib/rate-esm.ts": `export const rate = () => "-esm";\n`,
+    ...fakePackage("1.0.0"),
+  });
+  await ok(ws);
+  assert.is(ws.read("data/subpath/v0/replicate_0/baseline/o.txt"), "one-cjsfake:");
+  assert.equal(Object.keys(ws.lock().experiments.subpath.code).sort(), ["experiments/subpath/steps.ts", "lib/rate-esm.ts", "lib/rate.ts", "lib/words.ts"]);
+  assert.equal(ws.lock().experiments.subpath.packages, { fakepkg: "1.0.0" });
+
+  ws.edit("lib/words.ts", (t) => t.replace("one", "two"));
+  const s = await ws.status();
+  assert.match(statusLine(s, "subpath"), /code lib\/words\.ts modified/, s.output);
+  assert.equal((await ok(ws)).ran, ["subpath:baseline:0"]);
+  assert.is(ws.read("data/subpath/v1/replicate_0/baseline/o.txt"), "two-cjsfake:");
+  assert.not.match((await ok(ws)).output, /warning/, "nothing loaded that the key does not follow");
+});
+
 modules("a JSON file that code requires or imports is part of the key; reformatting it is not a change", async () => {
   const ws = new Ws({
     ...producer("imports_json", { head: `import table from "../common/table.json";`, value: `String(table.rate)` }),

@@ -9,7 +9,7 @@ import { toPosix } from "../workspace/workspace.js";
 import { ANALYSIS_KIND, analyzeCompiled, analyzeModule, type ModuleInfo } from "./analyze.js";
 import { compiledHere, compilesFor, type Compiled } from "./compile.js";
 import { ModuleTypes } from "./module-type.js";
-import { importsTypeScriptFirst, resolveImportPath, resolveRelative } from "./resolve.js";
+import { importsTypeScriptFirst, resolveImportPath, resolveRelative, resolveSubpathImport } from "./resolve.js";
 import { PackageVersions } from "./packages.js";
 import type { PythonEnv } from "./python-env.js";
 
@@ -79,6 +79,21 @@ export class ModuleIndex {
       if (found !== undefined) return toPosix(relative(this.root, found));
     }
     return undefined;
+  }
+
+  /**
+   * A subpath import (`#lib/helper`, see resolveSubpathImport): its local files join the
+   * closure, its packages are imported; one that maps to nothing still marks the key.
+   */
+  private subpathImport(fromRel: string, spec: string, packages: Record<string, string>, imported: Array<{ name: string; from: string }>, queue: string[]): void {
+    const from = join(this.root, fromRel);
+    const targets = resolveSubpathImport(from, spec);
+    if (!targets || targets.files.length + targets.packages.length === 0) packages[`unresolved:${spec}`] = "missing";
+    for (const file of targets?.files ?? []) queue.push(toPosix(relative(this.root, file)));
+    for (const target of targets?.packages ?? []) {
+      const name = packageName(target);
+      if (name) imported.push({ name, from: dirname(from) });
+    }
   }
 
   /** Read once per build, for every closure. get-tsconfig only where there is a tsconfig: most workspaces have none. */
@@ -198,6 +213,10 @@ export class ModuleIndex {
             else if (!(target in files)) queue.push(target);
           } else {
             const aliased = this.aliasedImport(paths, rel, spec);
+            if (aliased === undefined && spec.startsWith("#")) {
+              this.subpathImport(rel, spec, packages, imported, queue);
+              continue;
+            }
             const name = aliased === undefined ? packageName(spec) : undefined;
             if (aliased !== undefined && !(aliased in files)) queue.push(aliased);
             else if (name) imported.push({ name, from: dirname(join(this.root, rel)) });

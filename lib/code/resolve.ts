@@ -1,5 +1,5 @@
-import { statSync } from "node:fs";
-import { dirname, extname, join } from "node:path";
+import { readFileSync, statSync } from "node:fs";
+import { basename, dirname, extname, join } from "node:path";
 
 /**
  * Where a relative import of a user module leads, decided the way a worker's loaders (Node and
@@ -58,4 +58,77 @@ export function resolveImportPath(base: string, fromTypeScript: boolean): string
 /** The file `specifier`, relative, leads to from the module `from` (both absolute); undefined when none. */
 export function resolveRelative(from: string, specifier: string): string | undefined {
   return resolveImportPath(join(dirname(from), specifier), importsTypeScriptFirst(from));
+}
+
+/** The conditions a worker may load a subpath import's target under (as ES module or CommonJS). */
+const CONDITIONS = new Set(["node", "import", "require", "module-sync", "default"]);
+
+/** What a subpath import may load: files (absolute) and packages. */
+export interface SubpathTargets {
+  files: string[];
+  packages: string[];
+}
+
+/**
+ * Where a subpath import (`#lib/helper`, mapped by the `imports` of the nearest package.json)
+ * may lead: the file of every target it names under a condition a worker can load with, since
+ * the key must cover the one that runs; a target that is not a path is a package. Undefined
+ * when no package.json maps the specifier.
+ */
+export function resolveSubpathImport(from: string, specifier: string): SubpathTargets | undefined {
+  const scope = packageScope(dirname(from));
+  if (!scope) return undefined;
+  const { dir, imports } = scope;
+  let target: unknown;
+  let star: string | undefined;
+  if (Object.hasOwn(imports, specifier) && !specifier.includes("*")) target = imports[specifier];
+  else {
+    // Node's order: the pattern with the longest part before its `*` wins.
+    const patterns = Object.keys(imports)
+      .filter((key) => key.split("*").length === 2)
+      .sort((a, b) => b.indexOf("*") - a.indexOf("*") || b.length - a.length);
+    for (const key of patterns) {
+      const [prefix, suffix] = key.split("*");
+      if (specifier.length < key.length || !specifier.startsWith(prefix) || !specifier.endsWith(suffix)) continue;
+      target = imports[key];
+      star = specifier.slice(prefix.length, specifier.length - suffix.length);
+      break;
+    }
+  }
+  if (target === undefined) return undefined;
+  const found: SubpathTargets = { files: [], packages: [] };
+  const follow = (t: unknown): void => {
+    if (typeof t === "string") {
+      const path = star === undefined ? t : t.replaceAll("*", star);
+      if (!path.startsWith("./")) found.packages.push(path);
+      else {
+        const file = resolveImportPath(join(dir, path), importsTypeScriptFirst(from));
+        if (file !== undefined) found.files.push(file);
+      }
+    } else if (Array.isArray(t)) t.forEach(follow);
+    else if (t && typeof t === "object") for (const [condition, value] of Object.entries(t)) if (CONDITIONS.has(condition)) follow(value);
+  };
+  follow(target);
+  return found;
+}
+
+/** The nearest package.json from `dir` upward, as Node finds a module's package scope, with its `imports`. */
+function packageScope(dir: string): { dir: string; imports: Record<string, unknown> } | undefined {
+  for (let d = dir; ; d = dirname(d)) {
+    let text: string | undefined;
+    try {
+      text = readFileSync(join(d, "package.json"), "utf8");
+    } catch {
+      /* not here */
+    }
+    if (text !== undefined) {
+      try {
+        const imports = JSON.parse(text).imports;
+        return imports && typeof imports === "object" && !Array.isArray(imports) ? { dir: d, imports } : undefined;
+      } catch {
+        return undefined;
+      }
+    }
+    if (dirname(d) === d || basename(d) === "node_modules") return undefined;
+  }
 }
