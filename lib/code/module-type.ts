@@ -1,6 +1,13 @@
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 
+/** A module's package scope: the folder of its nearest package.json, and what that says. */
+export interface PackageScope {
+  dir: string;
+  /** The parsed package.json; empty when it does not parse. */
+  manifest: Record<string, unknown>;
+}
+
 /**
  * How Node and tsx will load a module, decided as they decide it: by the `type` of the nearest
  * package.json. Used by the worker (require or import()), by the CLI to choose the modules it
@@ -8,30 +15,41 @@ import { dirname, join } from "node:path";
  * so the three always agree.
  */
 export class ModuleTypes {
-  /** Directory -> the `type` of its nearest package.json ("" when none says). */
-  private readonly types = new Map<string, string>();
+  /** Directory -> its nearest package.json (null when none). */
+  private readonly scopes = new Map<string, PackageScope | null>();
 
-  /** `mayHaveOne`: false when `dir` is known to hold no package.json (a cached folder listing). */
-  packageType(dir: string, mayHaveOne = true): string {
-    let type = this.types.get(dir);
-    if (type !== undefined) return type;
+  /**
+   * The nearest package.json from `dir` upward, as Node finds a module's package scope; null
+   * when there is none. `mayHaveOne`: false when `dir` is known to hold no package.json (a
+   * cached folder listing).
+   */
+  scope(dir: string, mayHaveOne = true): PackageScope | null {
+    let scope = this.scopes.get(dir);
+    if (scope !== undefined) return scope;
     const parent = dirname(dir);
     const file = join(dir, "package.json");
     // Most folders have none: asking first spares an exception per experiment folder.
     if (!mayHaveOne || !existsSync(file)) {
       // The next one up decides, as for Node.
-      type = parent !== dir && !dir.endsWith("/node_modules") ? this.packageType(parent) : "";
+      scope = parent !== dir && !dir.endsWith("/node_modules") ? this.scope(parent) : null;
     } else {
+      let manifest: Record<string, unknown> = {};
       try {
-        const parsed = JSON.parse(readFileSync(file, "utf8")) as { type?: unknown };
-        type = typeof parsed?.type === "string" ? parsed.type : "";
+        const parsed = JSON.parse(readFileSync(file, "utf8"));
+        if (parsed && typeof parsed === "object") manifest = parsed;
       } catch {
         // A broken or unreadable one decides nothing, as for Node.
-        type = "";
       }
+      scope = { dir, manifest };
     }
-    this.types.set(dir, type);
-    return type;
+    this.scopes.set(dir, scope);
+    return scope;
+  }
+
+  /** The `type` of the nearest package.json ("" when none says). */
+  packageType(dir: string, mayHaveOne = true): string {
+    const type = this.scope(dir, mayHaveOne)?.manifest.type;
+    return typeof type === "string" ? type : "";
   }
 
   /**

@@ -87,7 +87,7 @@ export class ModuleIndex {
    */
   private subpathImport(fromRel: string, spec: string, packages: Record<string, string>, imported: Array<{ name: string; from: string }>, queue: string[]): void {
     const from = join(this.root, fromRel);
-    const targets = resolveSubpathImport(from, spec);
+    const targets = resolveSubpathImport(from, spec, this.moduleTypes.scope(dirname(from)));
     if (!targets || targets.files.length + targets.packages.length === 0) packages[`unresolved:${spec}`] = "missing";
     for (const file of targets?.files ?? []) queue.push(toPosix(relative(this.root, file)));
     for (const target of targets?.packages ?? []) {

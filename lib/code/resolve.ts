@@ -1,5 +1,6 @@
-import { readFileSync, statSync } from "node:fs";
-import { basename, dirname, extname, join } from "node:path";
+import { statSync } from "node:fs";
+import { dirname, extname, join } from "node:path";
+import type { PackageScope } from "./module-type.js";
 
 /**
  * Where a relative import of a user module leads, decided the way a worker's loaders (Node and
@@ -70,27 +71,27 @@ export interface SubpathTargets {
 }
 
 /**
- * Where a subpath import (`#lib/helper`, mapped by the `imports` of the nearest package.json)
- * may lead: the file of every target it names under a condition a worker can load with, since
- * the key must cover the one that runs; a target that is not a path is a package. Undefined
- * when no package.json maps the specifier.
+ * Where a subpath import (`#lib/helper`, mapped by the `imports` of the package.json of the
+ * module's package scope, see ModuleTypes.scope) may lead: the file of every target it names
+ * under a condition a worker can load with, since the key must cover the one that runs; a
+ * target that is not a path is a package. Undefined when the scope does not map the specifier.
  */
-export function resolveSubpathImport(from: string, specifier: string): SubpathTargets | undefined {
-  const scope = packageScope(dirname(from));
-  if (!scope) return undefined;
-  const { dir, imports } = scope;
+export function resolveSubpathImport(from: string, specifier: string, scope: PackageScope | null): SubpathTargets | undefined {
+  const imports = scope?.manifest.imports;
+  if (!scope || !imports || typeof imports !== "object" || Array.isArray(imports)) return undefined;
+  const map = imports as Record<string, unknown>;
   let target: unknown;
   let star: string | undefined;
-  if (Object.hasOwn(imports, specifier) && !specifier.includes("*")) target = imports[specifier];
+  if (Object.hasOwn(map, specifier) && !specifier.includes("*")) target = map[specifier];
   else {
     // Node's order: the pattern with the longest part before its `*` wins.
-    const patterns = Object.keys(imports)
+    const patterns = Object.keys(map)
       .filter((key) => key.split("*").length === 2)
       .sort((a, b) => b.indexOf("*") - a.indexOf("*") || b.length - a.length);
     for (const key of patterns) {
       const [prefix, suffix] = key.split("*");
       if (specifier.length < key.length || !specifier.startsWith(prefix) || !specifier.endsWith(suffix)) continue;
-      target = imports[key];
+      target = map[key];
       star = specifier.slice(prefix.length, specifier.length - suffix.length);
       break;
     }
@@ -102,7 +103,7 @@ export function resolveSubpathImport(from: string, specifier: string): SubpathTa
       const path = star === undefined ? t : t.replaceAll("*", star);
       if (!path.startsWith("./")) found.packages.push(path);
       else {
-        const file = resolveImportPath(join(dir, path), importsTypeScriptFirst(from));
+        const file = resolveImportPath(join(scope.dir, path), importsTypeScriptFirst(from));
         if (file !== undefined) found.files.push(file);
       }
     } else if (Array.isArray(t)) t.forEach(follow);
@@ -110,25 +111,4 @@ export function resolveSubpathImport(from: string, specifier: string): SubpathTa
   };
   follow(target);
   return found;
-}
-
-/** The nearest package.json from `dir` upward, as Node finds a module's package scope, with its `imports`. */
-function packageScope(dir: string): { dir: string; imports: Record<string, unknown> } | undefined {
-  for (let d = dir; ; d = dirname(d)) {
-    let text: string | undefined;
-    try {
-      text = readFileSync(join(d, "package.json"), "utf8");
-    } catch {
-      /* not here */
-    }
-    if (text !== undefined) {
-      try {
-        const imports = JSON.parse(text).imports;
-        return imports && typeof imports === "object" && !Array.isArray(imports) ? { dir: d, imports } : undefined;
-      } catch {
-        return undefined;
-      }
-    }
-    if (dirname(d) === d || basename(d) === "node_modules") return undefined;
-  }
 }
