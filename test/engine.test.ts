@@ -481,6 +481,31 @@ modules("a subpath import (\"#lib/words\", package.json's imports) is part of th
   assert.not.match((await ok(ws)).output, /warning/, "nothing loaded that the key does not follow");
 });
 
+modules("a self-reference (\"lab/words\" in the package named lab, mapped by its exports) is part of the key; the API's name never is", async () => {
+  const ws = new Ws({
+    "package.json": JSON.stringify({ name: "lab", private: true, exports: { "./words": "./lib/words.ts", "./package.json": "./package.json" } }),
+    ...producer("self", { head: `import { word } from "lab/words";`, value: `word()` }),
+    "lib/words.ts": `export const word = () => "one";\n`,
+  });
+  await ok(ws);
+  assert.is(ws.read("data/self/v0/replicate_0/baseline/o.txt"), "one");
+  assert.equal(Object.keys(ws.lock().experiments.self.code).sort(), ["experiments/self/steps.ts", "lib/words.ts"]);
+  assert.equal(ws.lock().experiments.self.packages, {}, "not a package");
+  ws.edit("lib/words.ts", (t) => t.replace("one", "two"));
+  assert.equal((await ok(ws)).ran, ["self:baseline:0"]);
+  assert.is(ws.read("data/self/v1/replicate_0/baseline/o.txt"), "two");
+
+  // This repository is a package named crystallize whose experiments import the API.
+  const api = new Ws({
+    "package.json": JSON.stringify({ name: "crystallize", private: true, exports: { ".": "./lib/index.ts" } }),
+    "lib/index.ts": `export const dataSource = () => "not the API";\n`,
+    ...producer("uses_api", { head: `import { pipelineStep } from "crystallize";`, value: `typeof pipelineStep` }),
+  });
+  await ok(api);
+  assert.is(api.read("data/uses_api/v0/replicate_0/baseline/o.txt"), "function");
+  assert.equal(Object.keys(api.lock().experiments.uses_api.code), ["experiments/uses_api/steps.ts"]);
+});
+
 modules("a JSON file that code requires or imports is part of the key; reformatting it is not a change", async () => {
   const ws = new Ws({
     ...producer("imports_json", { head: `import table from "../common/table.json";`, value: `String(table.rate)` }),

@@ -9,7 +9,7 @@ import { toPosix } from "../workspace/workspace.js";
 import { ANALYSIS_KIND, analyzeCompiled, analyzeModule, type ModuleInfo } from "./analyze.js";
 import { compiledHere, compilesFor, type Compiled } from "./compile.js";
 import { ModuleTypes } from "./module-type.js";
-import { importsTypeScriptFirst, resolveImportPath, resolveRelative, resolveSubpathImport } from "./resolve.js";
+import { importsTypeScriptFirst, resolveImportPath, resolveRelative, resolveSelfReference, resolveSubpathImport } from "./resolve.js";
 import { PackageVersions } from "./packages.js";
 import type { PythonEnv } from "./python-env.js";
 
@@ -82,18 +82,27 @@ export class ModuleIndex {
   }
 
   /**
-   * A subpath import (`#lib/helper`, see resolveSubpathImport): its local files join the
-   * closure, its packages are imported; one that maps to nothing still marks the key.
+   * An import the package scope's package.json maps (see resolveSubpathImport and
+   * resolveSelfReference): its local files join the closure, its packages are imported, and a
+   * subpath import that maps to nothing still marks the key. False when it is none of these: a
+   * bare import is then a package.
    */
-  private subpathImport(fromRel: string, spec: string, packages: Record<string, string>, imported: Array<{ name: string; from: string }>, queue: string[]): void {
+  private mappedImport(fromRel: string, spec: string, packages: Record<string, string>, imported: Array<{ name: string; from: string }>, queue: string[]): boolean {
     const from = join(this.root, fromRel);
-    const targets = resolveSubpathImport(from, spec, this.moduleTypes.scope(dirname(from)));
+    const scope = this.moduleTypes.scope(dirname(from));
+    const subpath = spec.startsWith("#");
+    // Builtins and our own API come first, as in a worker: a workspace named `crystallize` (this
+    // repository) does not reference itself when its experiments import the API.
+    if (!subpath && packageName(spec) === undefined) return false;
+    const targets = subpath ? resolveSubpathImport(from, spec, scope) : resolveSelfReference(from, spec, scope);
+    if (!subpath && !targets) return false;
     if (!targets || targets.files.length + targets.packages.length === 0) packages[`unresolved:${spec}`] = "missing";
     for (const file of targets?.files ?? []) queue.push(toPosix(relative(this.root, file)));
     for (const target of targets?.packages ?? []) {
       const name = packageName(target);
       if (name) imported.push({ name, from: dirname(from) });
     }
+    return true;
   }
 
   /** Read once per build, for every closure. get-tsconfig only where there is a tsconfig: most workspaces have none. */
@@ -213,10 +222,7 @@ export class ModuleIndex {
             else if (!(target in files)) queue.push(target);
           } else {
             const aliased = this.aliasedImport(paths, rel, spec);
-            if (aliased === undefined && spec.startsWith("#")) {
-              this.subpathImport(rel, spec, packages, imported, queue);
-              continue;
-            }
+            if (aliased === undefined && this.mappedImport(rel, spec, packages, imported, queue)) continue;
             const name = aliased === undefined ? packageName(spec) : undefined;
             if (aliased !== undefined && !(aliased in files)) queue.push(aliased);
             else if (name) imported.push({ name, from: dirname(join(this.root, rel)) });

@@ -72,27 +72,52 @@ export interface SubpathTargets {
 
 /**
  * Where a subpath import (`#lib/helper`, mapped by the `imports` of the package.json of the
- * module's package scope, see ModuleTypes.scope) may lead: the file of every target it names
- * under a condition a worker can load with, since the key must cover the one that runs; a
- * target that is not a path is a package. Undefined when the scope does not map the specifier.
+ * module's package scope, see ModuleTypes.scope) may lead: see resolveMapped. Undefined when
+ * the scope does not map the specifier.
  */
 export function resolveSubpathImport(from: string, specifier: string, scope: PackageScope | null): SubpathTargets | undefined {
   const imports = scope?.manifest.imports;
-  if (!scope || !imports || typeof imports !== "object" || Array.isArray(imports)) return undefined;
-  const map = imports as Record<string, unknown>;
+  return scope && isMap(imports) ? resolveMapped(imports, specifier, scope.dir, from) : undefined;
+}
+
+/**
+ * Where a self-reference leads (`lab/words` imported inside the package named `lab`, mapped by
+ * its `exports`): Node loads the package's own files, not an installed copy. Undefined when the
+ * specifier does not name the scope's package or the package has no `exports`.
+ */
+export function resolveSelfReference(from: string, specifier: string, scope: PackageScope | null): SubpathTargets | undefined {
+  const name = scope?.manifest.name;
+  const exports = scope?.manifest.exports;
+  if (!scope || typeof name !== "string" || exports === undefined || exports === null) return undefined;
+  if (specifier !== name && !specifier.startsWith(`${name}/`)) return undefined;
+  // Either subpaths (`"./words": ...`) or what `"."` alone maps to.
+  const map = isMap(exports) && Object.keys(exports).some((key) => key.startsWith(".")) ? exports : { ".": exports };
+  return resolveMapped(map, `.${specifier.slice(name.length)}`, scope.dir, from);
+}
+
+function isMap(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === "object" && !Array.isArray(value);
+}
+
+/**
+ * What `key` maps to in an `imports` or `exports` map, as Node matches it (an exact key, else the
+ * pattern with the longest part before its `*`): the file of every target it names under a
+ * condition a worker can load with, since the key must cover the one that runs; a target that
+ * is not a path is a package. Undefined when nothing matches.
+ */
+function resolveMapped(map: Record<string, unknown>, key: string, dir: string, from: string): SubpathTargets | undefined {
   let target: unknown;
   let star: string | undefined;
-  if (Object.hasOwn(map, specifier) && !specifier.includes("*")) target = map[specifier];
+  if (Object.hasOwn(map, key) && !key.includes("*")) target = map[key];
   else {
-    // Node's order: the pattern with the longest part before its `*` wins.
     const patterns = Object.keys(map)
-      .filter((key) => key.split("*").length === 2)
+      .filter((pattern) => pattern.split("*").length === 2)
       .sort((a, b) => b.indexOf("*") - a.indexOf("*") || b.length - a.length);
-    for (const key of patterns) {
-      const [prefix, suffix] = key.split("*");
-      if (specifier.length < key.length || !specifier.startsWith(prefix) || !specifier.endsWith(suffix)) continue;
-      target = map[key];
-      star = specifier.slice(prefix.length, specifier.length - suffix.length);
+    for (const pattern of patterns) {
+      const [prefix, suffix] = pattern.split("*");
+      if (key.length < pattern.length || !key.startsWith(prefix) || !key.endsWith(suffix)) continue;
+      target = map[pattern];
+      star = key.slice(prefix.length, key.length - suffix.length);
       break;
     }
   }
@@ -103,7 +128,7 @@ export function resolveSubpathImport(from: string, specifier: string, scope: Pac
       const path = star === undefined ? t : t.replaceAll("*", star);
       if (!path.startsWith("./")) found.packages.push(path);
       else {
-        const file = resolveImportPath(join(scope.dir, path), importsTypeScriptFirst(from));
+        const file = resolveImportPath(join(dir, path), importsTypeScriptFirst(from));
         if (file !== undefined) found.files.push(file);
       }
     } else if (Array.isArray(t)) t.forEach(follow);
