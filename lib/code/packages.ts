@@ -35,6 +35,7 @@ const DEPS_DIGEST_LENGTH = 16;
  * `<version>+linked.<digest of its files>`.
  */
 export class PackageVersions {
+  /** Package folder -> what the key records of it. */
   private readonly recorded = new Map<string, Promise<string>>();
   private readonly installed = new Map<string, Promise<Installed | undefined>>();
   private readonly manifests = new Map<string, Manifest | undefined>();
@@ -43,12 +44,14 @@ export class PackageVersions {
   constructor(private readonly statCache: StatCache) {}
 
   /** For `name` imported from the folder `dir`: what the key records of it, as above, or "unresolved". */
-  of(dir: string, name: string): Promise<string> {
-    const memoKey = `${dir}\0${name}`;
-    let recorded = this.recorded.get(memoKey);
+  async of(dir: string, name: string): Promise<string> {
+    const pkg = await this.resolve(dir, name);
+    if (!pkg) return "unresolved";
+    // Per package folder: every experiment folder importing it resolves to the same one.
+    let recorded = this.recorded.get(pkg.folder);
     if (!recorded) {
-      recorded = this.resolve(dir, name).then(async (pkg) => (pkg ? withDependencies(pkg.version, await this.dependencies(pkg.folder)) : "unresolved"));
-      this.recorded.set(memoKey, recorded);
+      recorded = this.dependencies(pkg.folder).then((deps) => withDependencies(pkg.version, deps));
+      this.recorded.set(pkg.folder, recorded);
     }
     return recorded;
   }
